@@ -1,0 +1,159 @@
+import 'reflect-metadata';
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }) => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+};
+const emptyToUndefined = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+/**
+ * Every setting of the service, read from the environment. The names are the
+ * environment variables themselves so that a validation message names exactly
+ * what the operator has to fix.
+ */
+export class Settings {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  /** Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset. */
+  @IsString()
+  DATA_DIR = '.data';
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(500)
+  DB_POOL_SIZE = 10;
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'LLM_BASE_URL must be an http(s) URL' })
+  LLM_BASE_URL?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  LLM_API_KEY?: string;
+
+  @IsString()
+  LLM_MODEL = 'gpt-4o-mini';
+
+  /** Whole-request bound on one LLM call. */
+  @Transform(toInt) @IsInt() @Min(100)
+  LLM_TIMEOUT_MS = 120_000;
+
+  /** Longest silence allowed between two chunks of a streaming answer. */
+  @Transform(toInt) @IsInt() @Min(100)
+  LLM_IDLE_TIMEOUT_MS = 30_000;
+
+  /** Retries before the first token (429, 5xx, timeouts, connection errors). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(10)
+  LLM_MAX_RETRIES = 3;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(60_000)
+  LLM_RETRY_BASE_MS = 200;
+
+  /** Consecutive failures that open the circuit breaker. */
+  @Transform(toInt) @IsInt() @Min(1)
+  LLM_BREAKER_THRESHOLD = 5;
+
+  @Transform(toInt) @IsInt() @Min(100)
+  LLM_BREAKER_COOLDOWN_MS = 30_000;
+
+  /** Delay between words of the offline scripted model. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(10_000)
+  SCRIPTED_TOKEN_DELAY_MS = 30;
+
+  /** History is trimmed, oldest first, to fit this many (estimated) tokens. */
+  @Transform(toInt) @IsInt() @Min(100)
+  HISTORY_TOKEN_BUDGET = 100_000;
+
+  /** LLM calls one turn may make before it stops (tool refusals and hand-overs included). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  MAX_STEPS_PER_TURN = 10;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(20)
+  MAX_SWITCHES_PER_TURN = 3;
+
+  @Transform(toBool) @IsBoolean()
+  MULTI_AGENT_MODE = true;
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(/^[^:,\s]+:[^:,\s]+(,[^:,\s]+:[^:,\s]+)*$/, { message: 'API_KEYS must be a list of key:owner pairs separated by commas' })
+  API_KEYS?: string;
+
+  @Transform(toBool) @IsBoolean()
+  METRICS_PUBLIC = true;
+
+  @Transform(toBool) @IsBoolean()
+  DOCS_PUBLIC = true;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_PER_MINUTE = 600;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  APPROVAL_TTL_SECONDS = 900;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  APPROVAL_POLICY_FILE?: string;
+
+  @Transform(toInt) @IsInt() @Min(2) @Max(3600)
+  SESSION_LEASE_SECONDS = 30;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  SESSION_TTL_HOURS = 720;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  SLOW_TRANSACTION_MS = 100;
+
+  /** How long a stop waits for running streams before it cuts them. */
+  @Transform(toInt) @IsInt() @Min(0)
+  SHUTDOWN_TIMEOUT_MS = 10_000;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+}
+
+export class InvalidSettingsError extends Error {}
+
+/** Reads and validates the settings; throws naming every bad setting and why. */
+export function loadSettings(env: Record<string, string | undefined>): Settings {
+  const known = Object.keys(new Settings());
+  const raw: Record<string, string> = {};
+  for (const name of [...known, 'DATABASE_URL', 'LLM_BASE_URL', 'LLM_API_KEY', 'API_KEYS', 'APPROVAL_POLICY_FILE']) {
+    const value = env[name];
+    if (value !== undefined) raw[name] = value;
+  }
+  const settings = plainToInstance(Settings, raw);
+  const errors = validateSync(settings, { forbidUnknownValues: false });
+  const problems = errors.flatMap((e) =>
+    Object.values(e.constraints ?? {}).map((message) => `${e.property}=${JSON.stringify(raw[e.property])}: ${message}`),
+  );
+  if (settings.NODE_ENV === 'production' && !settings.API_KEYS) {
+    problems.push('API_KEYS: must be set when NODE_ENV=production (the service refuses to run open in production)');
+  }
+  if (problems.length > 0) {
+    throw new InvalidSettingsError(`Invalid settings:\n  ${problems.join('\n  ')}`);
+  }
+  return settings;
+}

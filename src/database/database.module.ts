@@ -1,0 +1,53 @@
+import { Global, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { resolve } from 'node:path';
+import { DataSource } from 'typeorm';
+import { Settings } from '../config/settings.js';
+import { dataSourceOptions } from './data-source-options.js';
+import { EmbeddedDatabase } from './embedded-postgres.js';
+
+/** The DataSource and, when no DATABASE_URL is given, the embedded server behind it. */
+export class Database implements OnApplicationShutdown {
+  private static readonly logger = new Logger('Database');
+
+  private constructor(
+    readonly dataSource: DataSource,
+    private readonly embedded?: EmbeddedDatabase,
+  ) {}
+
+  static async open(settings: Settings): Promise<Database> {
+    let embedded: EmbeddedDatabase | undefined;
+    let url = settings.DATABASE_URL;
+    if (!url) {
+      const dataDir = resolve(settings.DATA_DIR, 'pg');
+      embedded = await EmbeddedDatabase.start({ dataDir, log: (line) => this.logger.debug(line) });
+      url = embedded.url;
+      this.logger.log(`Embedded PostgreSQL on port ${embedded.port}, data in ${dataDir}`);
+    }
+    const dataSource = new DataSource(dataSourceOptions(url, settings.DB_POOL_SIZE));
+    try {
+      await dataSource.initialize();
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      if (applied.length) this.logger.log(`Applied migrations: ${applied.map((m) => m.name).join(', ')}`);
+    } catch (error) {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      await embedded?.stop();
+      throw error;
+    }
+    return new Database(dataSource, embedded);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await this.embedded?.stop();
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    { provide: Database, useFactory: (settings: Settings) => Database.open(settings), inject: [Settings] },
+    { provide: DataSource, useFactory: (db: Database) => db.dataSource, inject: [Database] },
+  ],
+  exports: [DataSource],
+})
+export class DatabaseModule {}

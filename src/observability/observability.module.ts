@@ -1,0 +1,46 @@
+import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { LoggerModule } from 'nestjs-pino';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Settings } from '../config/settings.js';
+import { HealthController } from './health.controller.js';
+import { HttpMetricsMiddleware, httpRequestDuration } from './http-metrics.middleware.js';
+import { ShutdownState } from './shutdown-state.js';
+
+const REQUEST_ID = /^[\w.:-]{1,100}$/;
+
+/** Structured logs with a request id, `/health/*` and `/metrics`. */
+@Global()
+@Module({
+  imports: [
+    LoggerModule.forRootAsync({
+      inject: [Settings],
+      useFactory: (settings: Settings) => ({
+        pinoHttp: {
+          level: settings.LOG_LEVEL,
+          genReqId: (req: IncomingMessage, res: ServerResponse) => {
+            const given = req.headers['x-request-id'];
+            const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+            res.setHeader('X-Request-Id', id);
+            return id;
+          },
+          // Keys never reach the logs.
+          redact: ['req.headers.authorization', 'req.headers.cookie'],
+          autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health') === true },
+        },
+      }),
+    }),
+    TerminusModule,
+    PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
+  ],
+  controllers: [HealthController],
+  providers: [ShutdownState, httpRequestDuration, HttpMetricsMiddleware],
+  exports: [ShutdownState],
+})
+export class ObservabilityModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware).forRoutes({ path: '*path', method: RequestMethod.ALL });
+  }
+}
