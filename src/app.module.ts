@@ -1,7 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AgentsModule } from './agents/agents.module.js';
+import { ApprovalsModule } from './approvals/approvals.module.js';
+import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { Settings } from './config/settings.js';
 import { DatabaseModule } from './database/database.module.js';
+import { LlmModule } from './llm/llm.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 
 @Module({})
@@ -9,7 +13,15 @@ export class AppModule {
   static forRoot(settings: Settings): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(settings), DatabaseModule, ObservabilityModule],
+      imports: [
+        ConfigModule.forRoot(settings),
+        DatabaseModule,
+        ObservabilityModule,
+        AuthModule,
+        LlmModule,
+        AgentsModule,
+        ApprovalsModule,
+      ],
     };
   }
 }

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+
+/** Agent definitions, tools, routing and switching. */
+@Module({})
+export class AgentsModule {}
