@@ -4,8 +4,11 @@ import { ApprovalsModule } from './approvals/approvals.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { Settings } from './config/settings.js';
+import { SessionsModule } from './sessions/sessions.module.js';
+import { UnitOfWorkModule } from './unit-of-work/unit-of-work.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { LlmModule } from './llm/llm.module.js';
+import { MessagesModule } from './messages/messages.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 
 @Module({})
@@ -17,10 +20,13 @@ export class AppModule {
         ConfigModule.forRoot(settings),
         DatabaseModule,
         ObservabilityModule,
+        UnitOfWorkModule,
         AuthModule,
         LlmModule,
+        SessionsModule,
         AgentsModule,
         ApprovalsModule,
+        MessagesModule,
       ],
     };
   }

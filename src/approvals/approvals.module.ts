@@ -1,5 +1,26 @@
 import { Module } from '@nestjs/common';
+import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { ApprovalPolicy } from './approval-policy.js';
+import { ApprovalsService } from './approvals.service.js';
 
 /** The approval policy, pending approvals, decisions and expiry. */
-@Module({})
+@Module({
+  providers: [
+    ApprovalPolicy,
+    ApprovalsService,
+    makeCounterProvider({ name: 'approvals_requested_total', help: 'Tool calls held for approval, by tool', labelNames: ['tool'] }),
+    makeCounterProvider({
+      name: 'approvals_decided_total',
+      help: 'Approvals decided, by decision (approved, edited, rejected, expired)',
+      labelNames: ['decision'],
+    }),
+    makeGaugeProvider({ name: 'approvals_pending', help: 'Approvals waiting for a person' }),
+    makeHistogramProvider({
+      name: 'approval_decision_seconds',
+      help: 'Seconds from an approval request to its decision',
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
+    }),
+  ],
+  exports: [ApprovalPolicy, ApprovalsService],
+})
 export class ApprovalsModule {}

@@ -1,0 +1,78 @@
+import { BadRequestException, Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { Owner } from '../auth/owner.decorator.js';
+import { SessionIdPipe } from '../sessions/sessions.controller.js';
+import { sessionBusy, SessionsService } from '../sessions/sessions.service.js';
+import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+import { AgentCatalog } from './agent-catalog.js';
+import { AgentSwitches } from './agent-switches.js';
+
+export class SwitchAgentDto {
+  @ApiProperty({ example: 'architect' })
+  @IsString() @MaxLength(50)
+  agentType: string;
+
+  @ApiPropertyOptional({ maxLength: 500 })
+  @IsOptional() @IsString() @MaxLength(500)
+  reason?: string;
+}
+
+class AgentSwitchView {
+  @ApiProperty() from: string;
+  @ApiProperty() to: string;
+  @ApiProperty() reason: string;
+  @ApiProperty() at: Date;
+}
+
+export class SessionAgentView {
+  @ApiProperty() current: string;
+  @ApiProperty() switchCount: number;
+  @ApiProperty({ type: [AgentSwitchView] }) history: AgentSwitchView[];
+}
+
+/** A session's current agent, its switch history, and switching by hand. */
+@ApiTags('agents')
+@Controller('v1/sessions/:id/agent')
+export class SessionAgentController {
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly catalog: AgentCatalog,
+    private readonly switches: AgentSwitches,
+    private readonly uow: UnitOfWorkContext,
+  ) {}
+
+  @Get()
+  @ApiOkResponse({ type: SessionAgentView })
+  @ApiNotFoundResponse()
+  async get(@Owner() owner: string, @Param('id', SessionIdPipe) id: string): Promise<SessionAgentView> {
+    const session = await this.sessions.get(owner, id);
+    const history = await this.switches.history(id);
+    return { current: session.currentAgent, switchCount: history.length, history };
+  }
+
+  @Put()
+  @ApiOkResponse({ type: SessionAgentView })
+  @ApiNotFoundResponse() @ApiConflictResponse({ description: 'A turn is running' })
+  async switch(@Owner() owner: string, @Param('id', SessionIdPipe) id: string, @Body() body: SwitchAgentDto): Promise<SessionAgentView> {
+    if (!this.catalog.has(body.agentType)) {
+      const known = this.catalog.list().map((a) => a.type).join(', ');
+      throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
+    }
+    await this.sessions.get(owner, id);
+    const change = await this.uow.current().transaction('switch_agent', async (m) => {
+      const [row] = await m.query(
+        `SELECT current_agent, (active_turn_id IS NOT NULL AND lease_expires_at > now()) AS busy
+         FROM sessions WHERE id = $1 AND owner = $2 AND deleted_at IS NULL FOR UPDATE`,
+        [id, owner],
+      );
+      if (row?.busy) throw sessionBusy(id);
+      if (row.current_agent === body.agentType) return undefined;
+      const change = { sessionId: id, turnId: null, from: row.current_agent as string, to: body.agentType, reason: body.reason?.trim() || 'switched by the user' };
+      await this.switches.record(m, change);
+      return change;
+    });
+    if (change) this.switches.counted(change);
+    return this.get(owner, id);
+  }
+}

@@ -1,0 +1,135 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import {
+  CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  circuitBreaker,
+  handleAll,
+  handleWhen,
+  retry,
+  RetryPolicy,
+} from 'cockatiel';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { Settings } from '../config/settings.js';
+import { classifyLlmError, isRetryable, LlmError, LlmTimeoutError } from './llm-errors.js';
+import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
+
+const CIRCUIT_STATE: Record<CircuitState, number> = {
+  [CircuitState.Closed]: 0,
+  [CircuitState.HalfOpen]: 1,
+  [CircuitState.Open]: 2,
+  [CircuitState.Isolated]: 2,
+};
+
+interface OpenStream {
+  iterator: AsyncIterator<LlmEvent>;
+  first: IteratorResult<LlmEvent>;
+  controller: AbortController;
+  idle: NodeJS.Timeout;
+}
+
+/**
+ * The LLM as a turn sees it: the configured provider behind a circuit breaker, retried with
+ * exponential backoff and jitter on 429, 5xx, timeouts and connection errors before the first
+ * token (never after: the user has seen it), with a request timeout and an idle timeout.
+ */
+@Injectable()
+export class LlmClient {
+  private readonly logger = new Logger(LlmClient.name);
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly labels: { gen_ai_provider_name: string; gen_ai_request_model: string };
+
+  constructor(
+    @Inject(LlmProvider) private readonly provider: LlmProvider,
+    private readonly settings: Settings,
+    @InjectMetric('gen_ai_client_operation_duration_seconds') private readonly duration: Histogram<string>,
+    @InjectMetric('gen_ai_client_operation_time_to_first_chunk_seconds') private readonly firstChunk: Histogram<string>,
+    @InjectMetric('gen_ai_client_token_usage') private readonly tokens: Histogram<string>,
+    @InjectMetric('llm_errors_total') private readonly errors: Counter<string>,
+    @InjectMetric('llm_retries_total') private readonly retries: Counter<string>,
+    @InjectMetric('llm_circuit_state') private readonly circuit: Gauge<string>,
+  ) {
+    this.labels = { gen_ai_provider_name: provider.name, gen_ai_request_model: provider.model };
+    this.breaker = circuitBreaker(handleAll, {
+      halfOpenAfter: settings.LLM_BREAKER_COOLDOWN_MS,
+      breaker: new ConsecutiveBreaker(settings.LLM_BREAKER_THRESHOLD),
+    });
+    this.circuit.set({ gen_ai_provider_name: provider.name }, 0);
+    this.breaker.onStateChange((state) => {
+      this.circuit.set({ gen_ai_provider_name: provider.name }, CIRCUIT_STATE[state]);
+      this.logger.warn({ msg: 'LLM circuit breaker changed state', provider: provider.name, state: CircuitState[state] });
+    });
+    this.retryPolicy = retry(
+      handleWhen((error) => isRetryable(classifyLlmError(error))),
+      {
+        maxAttempts: settings.LLM_MAX_RETRIES,
+        backoff: new ExponentialBackoff({ initialDelay: settings.LLM_RETRY_BASE_MS, maxDelay: 10_000 }),
+      },
+    );
+    this.retryPolicy.onRetry(() => this.retries.inc({ gen_ai_provider_name: provider.name }));
+  }
+
+  get providerName(): string {
+    return this.provider.name;
+  }
+
+  /** Streams one completion. Throws `LlmError`, or the turn's abort reason when its signal aborts. */
+  async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
+    const started = performance.now();
+    const total = setTimeout(() => open?.controller.abort(new LlmTimeoutError('The LLM answer took too long.')), this.settings.LLM_TIMEOUT_MS);
+    let open: OpenStream | undefined;
+    try {
+      open = await this.open(request);
+      this.firstChunk.observe(this.labels, (performance.now() - started) / 1000);
+      for (let next = open.first; !next.done; next = await open.iterator.next()) {
+        open.idle.refresh();
+        const event = next.value;
+        if (event.type === 'usage') {
+          this.tokens.observe({ ...this.labels, gen_ai_token_type: 'input' }, event.inputTokens);
+          this.tokens.observe({ ...this.labels, gen_ai_token_type: 'output' }, event.outputTokens);
+        }
+        yield event;
+      }
+    } catch (error) {
+      if (request.signal.aborted) throw request.signal.reason;
+      const reason: unknown = open?.controller.signal.reason;
+      const failure = classifyLlmError(reason instanceof LlmError ? reason : error);
+      this.errors.inc({ gen_ai_provider_name: this.provider.name, error_type: failure.type });
+      throw failure;
+    } finally {
+      clearTimeout(total);
+      if (open) {
+        clearTimeout(open.idle);
+        open.controller.abort();
+      }
+      this.duration.observe(this.labels, (performance.now() - started) / 1000);
+    }
+  }
+
+  private open(request: LlmRequest): Promise<OpenStream> {
+    return this.breaker.execute(() =>
+      this.retryPolicy.execute(async () => {
+        const controller = new AbortController();
+        const idle = setTimeout(
+          () => controller.abort(new LlmTimeoutError('The LLM stopped sending tokens.')),
+          this.settings.LLM_IDLE_TIMEOUT_MS,
+        );
+        try {
+          const iterator = this.provider
+            .stream({ ...request, signal: AbortSignal.any([request.signal, controller.signal]) })
+            [Symbol.asyncIterator]();
+          const first = await iterator.next();
+          return { iterator, first, controller, idle };
+        } catch (error) {
+          clearTimeout(idle);
+          if (request.signal.aborted) throw request.signal.reason;
+          const reason: unknown = controller.signal.reason;
+          throw reason instanceof LlmError ? reason : classifyLlmError(error);
+        }
+      }, request.signal),
+    );
+  }
+}

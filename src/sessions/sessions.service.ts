@@ -1,0 +1,133 @@
+import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+import { SessionEntity } from './session.entity.js';
+import { SessionPage, SessionView } from './session.dto.js';
+
+const TITLE_FROM_MESSAGE = 80;
+
+export function sessionNotFound(id: string): NotFoundException {
+  return new NotFoundException({ statusCode: 404, code: 'session_not_found', message: `session ${id} not found` });
+}
+
+export function sessionBusy(id: string): ConflictException {
+  return new ConflictException({
+    statusCode: 409,
+    code: 'session_busy',
+    message: `session ${id} is running a turn; wait for its done event or cancel it`,
+  });
+}
+
+interface SessionRow {
+  id: string;
+  title: string | null;
+  current_agent: string;
+  message_count: number;
+  busy: boolean;
+  created_at: Date;
+  updated_at: Date;
+  last_activity_at: Date;
+  cursor_at: string;
+}
+
+const SELECT_SESSION = `
+  SELECT s.id, s.title, s.current_agent, s.message_count,
+         (s.active_turn_id IS NOT NULL AND s.lease_expires_at > now()) AS busy,
+         s.created_at, s.updated_at, s.last_activity_at, s.last_activity_at::text AS cursor_at
+  FROM sessions s`;
+
+function toView(row: SessionRow): SessionView {
+  return {
+    id: row.id,
+    title: row.title,
+    currentAgent: row.current_agent,
+    status: row.busy ? 'busy' : 'idle',
+    messageCount: Number(row.message_count),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastActivityAt: row.last_activity_at,
+  };
+}
+
+function encodeCursor(at: string, id: string): string {
+  return Buffer.from(`${at}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: string; id: string } | undefined {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!at || !id || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(Date.parse(at.replace(' ', 'T')))) return undefined;
+  return { at, id };
+}
+
+/** A title from the first user message: trimmed, one line, at most 80 characters. */
+export function titleFrom(content: string): string {
+  const line = content.replace(/\s+/g, ' ').trim();
+  return line.length <= TITLE_FROM_MESSAGE ? line : `${line.slice(0, TITLE_FROM_MESSAGE - 1).trimEnd()}…`;
+}
+
+/** Sessions: create, read, list, rename, soft delete — always within one owner. */
+@Injectable()
+export class SessionsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWorkContext,
+  ) {}
+
+  async create(owner: string, input: { title?: string; agent: string }): Promise<SessionView> {
+    const id = await this.uow.current().transaction('create_session', async (m) => {
+      const result = await m.insert(SessionEntity, {
+        owner,
+        title: input.title?.trim() || null,
+        currentAgent: input.agent,
+      });
+      return result.identifiers[0].id as string;
+    });
+    return this.get(owner, id);
+  }
+
+  async get(owner: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<SessionView> {
+    const rows: SessionRow[] = await manager.query(`${SELECT_SESSION} WHERE s.id = $1 AND s.owner = $2 AND s.deleted_at IS NULL`, [id, owner]);
+    if (!rows[0]) throw sessionNotFound(id);
+    return toView(rows[0]);
+  }
+
+  /** Newest activity first, by keyset: a page never repeats or skips a session that did not move. */
+  async list(owner: string, limit = 20, cursor?: string): Promise<SessionPage> {
+    const after = cursor ? decodeCursor(cursor) : undefined;
+    if (cursor && !after) throw new BadRequestException({ statusCode: 400, code: 'bad_cursor', message: 'cursor is not a cursor returned by this API' });
+    const params: unknown[] = [owner, limit + 1];
+    let where = 's.owner = $1 AND s.deleted_at IS NULL';
+    if (after) {
+      params.push(after.at, after.id);
+      where += ' AND (s.last_activity_at, s.id) < ($3::timestamptz, $4::uuid)';
+    }
+    const rows: SessionRow[] = await this.dataSource.query(
+      `${SELECT_SESSION} WHERE ${where} ORDER BY s.last_activity_at DESC, s.id DESC LIMIT $2`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { items: page.map(toView), nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_at, last.id) : null };
+  }
+
+  async rename(owner: string, id: string, title: string): Promise<SessionView> {
+    const [rows] = await this.uow.current().transaction('rename_session', (m) =>
+      m.query(
+        `UPDATE sessions SET title = $3, updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`,
+        [id, owner, title.trim()],
+      ),
+    );
+    if (!rows?.length) throw sessionNotFound(id);
+    return this.get(owner, id);
+  }
+
+  async softDelete(owner: string, id: string): Promise<void> {
+    const [rows] = await this.uow.current().transaction('delete_session', (m) =>
+      m.query(
+        `UPDATE sessions SET deleted_at = now(), updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`,
+        [id, owner],
+      ),
+    );
+    if (!rows?.length) throw sessionNotFound(id);
+  }
+}

@@ -1,0 +1,144 @@
+import { Logger } from '@nestjs/common';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { randomUUID } from 'node:crypto';
+import type { Counter, Histogram } from 'prom-client';
+import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { NoUnitOfWorkError, isTransient, rollbackReason, StreamEndedError } from './transaction-errors.js';
+
+export type UnitOfWorkOutcome = 'completed' | 'error' | 'unsubscribed';
+
+export interface TransactionMetrics {
+  duration: Histogram<string>;
+  commits: Counter<string>;
+  rollbacks: Counter<string>;
+}
+
+export interface UnitOfWorkOptions {
+  slowTransactionMs: number;
+  maxAttempts: number;
+}
+
+const retryTransient = (maxAttempts: number) =>
+  retry(handleWhen(isTransient), {
+    maxAttempts: maxAttempts - 1,
+    backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 500 }),
+  });
+
+/**
+ * The database work of one stream (or one REST request). It lives exactly as long as the stream,
+ * and commits in short, named micro-transactions: each takes a pooled connection when it starts and
+ * gives it back when it commits or rolls back, so nothing is held while the LLM is awaited.
+ */
+export class UnitOfWork {
+  readonly id = randomUUID();
+  private readonly controller = new AbortController();
+  private readonly inFlight = new Set<{ operation: string; doomed: boolean }>();
+  private readonly kept = new Set<Promise<unknown>>();
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private committed = 0;
+  private rolledBack = 0;
+  private readonly startedAt = performance.now();
+  private readonly retryPolicy;
+
+  constructor(
+    readonly name: string,
+    private readonly dataSource: DataSource,
+    private readonly metrics: TransactionMetrics,
+    private readonly logger: Logger,
+    private readonly options: UnitOfWorkOptions,
+  ) {
+    this.retryPolicy = retryTransient(options.maxAttempts);
+  }
+
+  /** Aborted when the stream ends before it completed (the client left, or it failed). */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get commitCount(): number {
+    return this.committed;
+  }
+
+  /**
+   * Runs `work` in its own transaction on a pooled connection, named `operation` in metrics and
+   * logs. Transient failures (serialization, deadlock, dropped connection) run it again, with backoff.
+   */
+  async transaction<T>(operation: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.state === 'closed') throw new NoUnitOfWorkError(`transaction "${operation}" after its Unit of Work ended`);
+    return this.retryPolicy.execute(() => this.attempt(operation, work));
+  }
+
+  /**
+   * Work that must finish before the Unit of Work closes even if the stream has ended, such as
+   * saving a partial answer after the client left. It may still run micro-transactions.
+   */
+  keepOpenUntil<T>(work: Promise<T>): Promise<T> {
+    this.kept.add(work);
+    void work.finally(() => this.kept.delete(work)).catch(() => undefined);
+    return work;
+  }
+
+  /**
+   * Ends the Unit of Work. Completed: the work under way commits. Error or unsubscribed: the
+   * signal aborts and micro-transactions under way roll back; then the kept work finishes.
+   */
+  async end(outcome: UnitOfWorkOutcome): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    if (outcome !== 'completed') {
+      for (const tx of this.inFlight) tx.doomed = true;
+      this.controller.abort(outcome);
+    }
+    while (this.kept.size > 0) await Promise.allSettled([...this.kept]);
+    this.state = 'closed';
+    const durationMs = Math.round(performance.now() - this.startedAt);
+    if (this.committed > 0 || this.rolledBack > 0 || outcome !== 'completed') {
+      this.logger.log({
+        msg: 'unit of work ended',
+        unitOfWork: this.name,
+        outcome,
+        transactionsCommitted: this.committed,
+        transactionsRolledBack: this.rolledBack,
+        durationMs,
+      });
+    }
+  }
+
+  private async attempt<T>(operation: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const tx = { operation, doomed: false };
+    const started = performance.now();
+    let runner: QueryRunner | undefined;
+    this.inFlight.add(tx);
+    try {
+      runner = this.dataSource.createQueryRunner();
+      runner.data = { unitOfWork: this.id };
+      await runner.connect();
+      await runner.startTransaction();
+      const result = await work(runner.manager);
+      if (tx.doomed) throw new StreamEndedError(operation);
+      await runner.commitTransaction();
+      this.committed++;
+      this.observe(operation, started, 'success');
+      return result;
+    } catch (error) {
+      if (runner?.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      this.rolledBack++;
+      const reason = rollbackReason(error);
+      this.metrics.rollbacks.inc({ operation, reason });
+      this.observe(operation, started, 'error');
+      throw error;
+    } finally {
+      this.inFlight.delete(tx);
+      if (runner && !runner.isReleased) await runner.release().catch(() => undefined);
+    }
+  }
+
+  private observe(operation: string, started: number, status: 'success' | 'error'): void {
+    const ms = performance.now() - started;
+    this.metrics.duration.observe({ operation }, ms / 1000);
+    this.metrics.commits.inc({ operation, status });
+    if (ms > this.options.slowTransactionMs) {
+      this.logger.warn({ msg: 'slow transaction', operation, durationMs: Math.round(ms), unitOfWork: this.name });
+    }
+  }
+}
