@@ -79,8 +79,8 @@ export class LlmClient {
   /** Streams one completion. Throws `LlmError`, or the turn's abort reason when its signal aborts. */
   async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
     const started = performance.now();
-    const total = setTimeout(() => open?.controller.abort(new LlmTimeoutError('The LLM answer took too long.')), this.settings.LLM_TIMEOUT_MS);
     let open: OpenStream | undefined;
+    const total = setTimeout(() => open?.controller.abort(new LlmTimeoutError('The LLM answer took too long.')), this.settings.LLM_TIMEOUT_MS);
     try {
       open = await this.open(request);
       this.firstChunk.observe(this.labels, (performance.now() - started) / 1000);
@@ -93,6 +93,9 @@ export class LlmClient {
         }
         yield event;
       }
+      // The SDK ends a stream quietly when its signal aborts: an abort is not a complete answer.
+      if (request.signal.aborted) throw request.signal.reason;
+      if (open.controller.signal.aborted) throw open.controller.signal.reason;
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason;
       const reason: unknown = open?.controller.signal.reason;

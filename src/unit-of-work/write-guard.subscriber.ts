@@ -1,7 +1,8 @@
-import { EntitySubscriberInterface, InsertEvent, RemoveEvent, SoftRemoveEvent, UpdateEvent } from 'typeorm';
+import { EntitySubscriberInterface, EventSubscriber, InsertEvent, RemoveEvent, SoftRemoveEvent, UpdateEvent } from 'typeorm';
 import { NoUnitOfWorkError } from './transaction-errors.js';
 
 /** Entity writes must run in a Unit of Work's micro-transaction; anything else fails loudly. */
+@EventSubscriber()
 export class WriteGuardSubscriber implements EntitySubscriberInterface {
   beforeInsert(event: InsertEvent<unknown>): void {
     this.check(event, 'insert');

@@ -1,0 +1,87 @@
+import { createParser } from 'eventsource-parser';
+
+export interface SseEvent {
+  id?: string;
+  event: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  data: any;
+}
+
+export interface StreamResult {
+  status: number;
+  headers: Headers;
+  /** The parsed events of an event stream. */
+  events: SseEvent[];
+  /** The JSON body of a refused request (no stream). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json?: any;
+}
+
+/**
+ * A turn request over real HTTP, parsing the real SSE bytes. `stopWhen` ends the request early
+ * (the client goes away) once an event matches.
+ */
+export async function postStream(
+  url: string,
+  body: unknown,
+  options: { headers?: Record<string, string>; stopWhen?: (event: SseEvent, events: SseEvent[]) => boolean } = {},
+): Promise<StreamResult> {
+  const controller = new AbortController();
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', ...options.headers },
+    body: JSON.stringify(body),
+    signal: controller.signal,
+  });
+  if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: res.status, headers: res.headers, events: [], json };
+  }
+  const events: SseEvent[] = [];
+  let stop = false;
+  const parser = createParser({
+    onEvent: (message) => {
+      const event = { id: message.id, event: message.event ?? 'message', data: JSON.parse(message.data) };
+      events.push(event);
+      if (options.stopWhen?.(event, events)) stop = true;
+    },
+  });
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      parser.feed(decoder.decode(chunk, { stream: true }));
+      if (stop) {
+        controller.abort();
+        break;
+      }
+    }
+  } catch (error) {
+    if (!stop) throw error;
+  }
+  return { status: res.status, headers: res.headers, events };
+}
+
+export function eventsOf(result: StreamResult, name: string): SseEvent[] {
+  return result.events.filter((e) => e.event === name);
+}
+
+export function doneOf(result: StreamResult): SseEvent['data'] {
+  return result.events.find((e) => e.event === 'done')?.data;
+}
+
+/** Polls until `check` returns a truthy value (for effects that land after a response). */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,169 @@
+import { expect } from 'expect';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SessionEntity } from '../src/sessions/session.entity.js';
+import { NoUnitOfWorkError } from '../src/unit-of-work/transaction-errors.js';
+import { UnitOfWorkContext } from '../src/unit-of-work/unit-of-work.context.js';
+import { startApp, TestApp } from './support/app.js';
+import { query } from './support/database.js';
+import { OpenAiStub } from './support/openai-stub.js';
+import { doneOf, eventsOf, eventually, postStream } from './support/sse.js';
+
+async function createSession(t: TestApp): Promise<string> {
+  const res = await fetch(`${t.baseUrl}/v1/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: string }).id;
+}
+
+describe('the stream-scoped Unit of Work', () => {
+  const stub = new OpenAiStub();
+  let t: TestApp;
+
+  before(async () => {
+    const url = await stub.start();
+    t = await startApp({ LLM_BASE_URL: url, LLM_API_KEY: 'test', LLM_MODEL: 'stub-model', MULTI_AGENT_MODE: 'false', DB_POOL_SIZE: '2' });
+  });
+  after(async () => {
+    await t.close();
+    await stub.close();
+  });
+
+  it('stores both messages of a streamed turn (the regression test for the lost assistant messages)', async () => {
+    stub.reply({ text: 'The answer is forty-two.' });
+    const id = await createSession(t);
+    const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'What is the answer?' });
+    expect(result.status).toBe(200);
+    expect(result.events[0].event).toBe('turn');
+    expect(eventsOf(result, 'token').map((e) => e.data.delta).join('')).toBe('The answer is forty-two.');
+    expect(result.events[result.events.length - 1].event).toBe('done');
+    expect(doneOf(result).status).toBe('completed');
+
+    const rows = await query(t.databaseUrl, `SELECT role, content, status FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);
+    expect(rows).toEqual([
+      { role: 'user', content: 'What is the answer?', status: 'complete' },
+      { role: 'assistant', content: 'The answer is forty-two.', status: 'complete' },
+    ]);
+    const [turn] = await query(t.databaseUrl, `SELECT status FROM turns WHERE session_id = $1`, [id]);
+    expect(turn.status).toBe('completed');
+    // `message` events come after their commit, with the stored row.
+    const stored = eventsOf(result, 'message').map((e) => e.data.message.role);
+    expect(stored).toEqual(['user', 'assistant']);
+  });
+
+  it('runs 40 concurrent streams on a pool of 2 without holding a connection while tokens flow', async () => {
+    stub.reply({ text: 'one two three four five six seven eight nine ten', delayMs: 30 });
+    const ids = await Promise.all(Array.from({ length: 40 }, () => createSession(t)));
+    // A micro-transaction lasts milliseconds; one held across the LLM's answer (300 ms) would show here.
+    const samples: Array<{ total: number; heldInTransaction: number }> = [];
+    let streaming = true;
+    const sampler = (async () => {
+      while (streaming) {
+        const [row] = await query(
+          t.databaseUrl,
+          `SELECT count(*)::int AS total,
+                  count(*) FILTER (WHERE state = 'idle in transaction' AND now() - state_change > interval '100 ms')::int AS "heldInTransaction"
+           FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'agent-runtime'`,
+        );
+        samples.push(row as { total: number; heldInTransaction: number });
+        await sleep(20);
+      }
+    })();
+    const results = await Promise.all(ids.map((id) => postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'count to ten' })));
+    streaming = false;
+    await sampler;
+
+    expect(results.map((r) => doneOf(r)?.status)).toEqual(ids.map(() => 'completed'));
+    const [count] = await query(t.databaseUrl, `SELECT count(*)::int AS n FROM messages WHERE session_id = ANY($1::uuid[])`, [ids]);
+    expect(count.n).toBe(80);
+    expect(samples.length).toBeGreaterThan(5);
+    expect(Math.max(...samples.map((s) => s.total))).toBeLessThanOrEqual(2);
+    expect(Math.max(...samples.map((s) => s.heldInTransaction))).toBe(0);
+  });
+
+  it('answers error then done{failed} when the LLM stream breaks, with no complete assistant row', async () => {
+    stub.reply({ text: 'This answer will break off in the middle of', breakAfter: 3 });
+    const id = await createSession(t);
+    const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Tell me a story' });
+    const names = result.events.map((e) => e.event);
+    expect(names.slice(-2)).toEqual(['error', 'done']);
+    expect(doneOf(result).status).toBe('failed');
+    expect(eventsOf(result, 'error')[0].data).toEqual({ code: expect.any(String), message: expect.any(String) });
+    const rows = await query(t.databaseUrl, `SELECT role, status FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);
+    expect(rows.filter((r) => r.role === 'assistant' && r.status === 'complete')).toEqual([]);
+    const [turn] = await query(t.databaseUrl, `SELECT status, error FROM turns WHERE session_id = $1`, [id]);
+    expect(turn.status).toBe('failed');
+  });
+
+  it('on a client that leaves: aborts the LLM request, keeps the user message, stores the partial answer as interrupted', async () => {
+    stub.reply({ text: Array.from({ length: 100 }, (_, i) => `word${i} `), delayMs: 20 });
+    const id = await createSession(t);
+    const requestsBefore = stub.requests.length;
+    const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Talk for a while' }, {
+      stopWhen: (_e, events) => events.filter((x) => x.event === 'token').length >= 5,
+    });
+    expect(eventsOf(result, 'token').length).toBeGreaterThanOrEqual(5);
+    await eventually(async () => stub.requests[requestsBefore]?.aborted);
+
+    const rows = await eventually(async () => {
+      const r = await query(t.databaseUrl, `SELECT role, content, status FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);
+      return r.length === 2 ? r : undefined;
+    });
+    expect(rows[0]).toEqual({ role: 'user', content: 'Talk for a while', status: 'complete' });
+    expect(rows[1].role).toBe('assistant');
+    expect(rows[1].status).toBe('interrupted');
+    expect(rows[1].content).toMatch(/^word0 word1 word2 word3 word4/);
+    const [turn] = await eventually(async () => {
+      const r = await query(t.databaseUrl, `SELECT status FROM turns WHERE session_id = $1`, [id]);
+      return r[0]?.status === 'interrupted' ? r : undefined;
+    });
+    expect(turn.status).toBe('interrupted');
+
+    stub.reply({ text: 'Back again.' });
+    const next = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Are you there?' });
+    expect(doneOf(next).status).toBe('completed');
+  });
+
+  it('keeps concurrent streams in their own Units of Work', async () => {
+    stub.reply({ text: 'alpha beta gamma delta', delayMs: 10 });
+    const ids = await Promise.all([createSession(t), createSession(t), createSession(t)]);
+    await Promise.all(ids.map((id) => postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: `hello from ${id}` })));
+    // Every message was written by the turn of its own session.
+    const crossed = await query(
+      t.databaseUrl,
+      `SELECT m.id FROM messages m JOIN turns tu ON tu.id = m.turn_id WHERE m.session_id = ANY($1::uuid[]) AND tu.session_id <> m.session_id`,
+      [ids],
+    );
+    expect(crossed).toEqual([]);
+
+    const context = t.app.get(UnitOfWorkContext);
+    const seen = await Promise.all(
+      ['first', 'second'].map((name) =>
+        context.run(name, async (uow) => {
+          const names: string[] = [];
+          for (let i = 0; i < 5; i++) {
+            await sleep(Math.random() * 10);
+            names.push(context.current().name);
+          }
+          expect(context.current()).toBe(uow);
+          return names;
+        }),
+      ),
+    );
+    expect(seen).toEqual([Array(5).fill('first'), Array(5).fill('second')]);
+  });
+
+  it('refuses writes outside a Unit of Work', async () => {
+    const context = t.app.get(UnitOfWorkContext);
+    expect(() => context.current()).toThrow(NoUnitOfWorkError);
+    await expect(t.dataSource.manager.insert(SessionEntity, { owner: 'x', currentAgent: 'universal' })).rejects.toThrow(NoUnitOfWorkError);
+  });
+
+  it('exports the micro-transaction metrics with their operation labels', async () => {
+    const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    for (const operation of ['create_session', 'start_turn', 'save_user_message', 'save_assistant_message', 'finish_turn']) {
+      expect(text).toContain(`sse_transaction_duration_seconds_bucket{le="0.01",operation="${operation}"}`);
+      expect(text).toContain(`sse_transaction_commits_total{operation="${operation}",status="success"}`);
+    }
+    expect(text).toContain('# TYPE db_rollbacks_total counter');
+  });
+});
