@@ -1,15 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { AgentsModule } from './agents/agents.module.js';
 import { ApprovalsModule } from './approvals/approvals.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { Settings } from './config/settings.js';
-import { SessionsModule } from './sessions/sessions.module.js';
-import { UnitOfWorkModule } from './unit-of-work/unit-of-work.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { LlmModule } from './llm/llm.module.js';
 import { MessagesModule } from './messages/messages.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { SessionsModule } from './sessions/sessions.module.js';
+import { UnitOfWorkModule } from './unit-of-work/unit-of-work.module.js';
 
 @Module({})
 export class AppModule {
@@ -20,6 +21,7 @@ export class AppModule {
         ConfigModule.forRoot(settings),
         DatabaseModule,
         ObservabilityModule,
+        ScheduleModule.forRoot(),
         UnitOfWorkModule,
         AuthModule,
         LlmModule,

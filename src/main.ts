@@ -1,18 +1,33 @@
 import 'dotenv/config';
 import { createApp } from './app.js';
-import { InvalidSettingsError, loadSettings } from './config/settings.js';
+import { InvalidSettingsError, loadSettings, Settings } from './config/settings.js';
+
+function refuseToStart(error: InvalidSettingsError): never {
+  process.stderr.write(`${error.message}\nThe service did not start.\n`);
+  process.exit(1);
+}
 
 async function main(): Promise<void> {
-  let settings;
+  let settings: Settings;
   try {
     settings = loadSettings(process.env);
   } catch (error) {
-    if (!(error instanceof InvalidSettingsError)) throw error;
-    process.stderr.write(`${error.message}\nThe service did not start.\n`);
-    process.exit(1);
+    if (error instanceof InvalidSettingsError) refuseToStart(error);
+    throw error;
   }
-  const app = await createApp(settings);
-  app.enableShutdownHooks();
+  const app = await createApp(settings).catch((error: unknown) => {
+    if (error instanceof InvalidSettingsError) refuseToStart(error);
+    throw error;
+  });
+  // On SIGTERM/SIGINT Nest stops taking requests, runs the shutdown hooks (running turns are
+  // interrupted and stored, the pool closes, the embedded database stops) and exits.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      // A stop that hangs anyway must not keep an orchestrator waiting for ever.
+      setTimeout(() => process.exit(1), settings.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
+    });
+  }
   await app.listen(settings.PORT);
 }
 

@@ -3,6 +3,7 @@ import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@
 import { ApprovalsModule } from '../approvals/approvals.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { MessagesService } from './messages.service.js';
+import { TurnRecovery } from './turn-recovery.js';
 import { TurnRunner } from './turn-runner.js';
 import { TurnsController } from './turns.controller.js';
 
@@ -13,6 +14,7 @@ import { TurnsController } from './turns.controller.js';
   providers: [
     MessagesService,
     TurnRunner,
+    TurnRecovery,
     makeGaugeProvider({ name: 'sse_streams_active', help: 'Turn streams running now' }),
     makeHistogramProvider({
       name: 'sse_stream_duration_seconds',

@@ -1,6 +1,15 @@
-import { BadRequestException, ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import {
+  BadRequestException,
+  BeforeApplicationShutdown,
+  ConflictException,
+  Injectable,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { Observable } from 'rxjs';
 import { AgentCatalog } from '../agents/agent-catalog.js';
@@ -73,7 +82,7 @@ function conflict(code: string, message: string): ConflictException {
  * the stream's Unit of Work; nothing is held while the LLM streams.
  */
 @Injectable()
-export class TurnRunner {
+export class TurnRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger(TurnRunner.name);
   /** This process's turns and the promise of each one's end. */
   private readonly running = new Map<string, { turn: Turn; work: Promise<void> }>();
@@ -199,15 +208,16 @@ export class TurnRunner {
     return { cancelled: !!turnId };
   }
 
-  /** Stops every turn of this process (graceful shutdown); resolves once they have ended. */
-  async stopAll(reason: StopReason): Promise<void> {
+  /**
+   * A stop (SIGTERM) interrupts the running turns: each stores its partial answer, records itself
+   * `interrupted`, releases its lease and ends its stream with `done{interrupted}` — within the bound.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     const running = [...this.running.values()];
-    for (const { turn } of running) turn.stop.abort(reason);
-    await Promise.allSettled(running.map(({ work }) => work));
-  }
-
-  get runningCount(): number {
-    return this.running.size;
+    if (running.length === 0) return;
+    this.logger.warn({ msg: 'stopping: interrupting running turns', count: running.length });
+    for (const { turn } of running) turn.stop.abort('shutdown' satisfies StopReason);
+    await Promise.race([Promise.allSettled(running.map(({ work }) => work)), sleep(this.settings.SHUTDOWN_TIMEOUT_MS, undefined, { ref: false })]);
   }
 
   /** Takes the session's lease with one conditional UPDATE and records the turn: 404 or 409 before any stream. */

@@ -33,13 +33,13 @@ export class UnitOfWorkContext {
     return this.storage.getStore();
   }
 
-  open(name: string): UnitOfWork {
+  open(name: string, background = false): UnitOfWork {
     return new UnitOfWork(
       name,
       this.dataSource,
       { duration: this.duration, commits: this.commits, rollbacks: this.rollbacks },
       this.logger,
-      { slowTransactionMs: this.settings.SLOW_TRANSACTION_MS, maxAttempts: 3 },
+      { slowTransactionMs: this.settings.SLOW_TRANSACTION_MS, maxAttempts: 3, background },
     );
   }
 
@@ -50,7 +50,7 @@ export class UnitOfWorkContext {
 
   /** Background work (sweeps, lease renewal) in a Unit of Work of its own. */
   async run<T>(name: string, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
-    const uow = this.open(name);
+    const uow = this.open(name, true);
     try {
       const result = await this.storage.run(uow, () => fn(uow));
       await uow.end('completed');

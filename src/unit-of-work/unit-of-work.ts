@@ -16,6 +16,8 @@ export interface TransactionMetrics {
 export interface UnitOfWorkOptions {
   slowTransactionMs: number;
   maxAttempts: number;
+  /** Background work (sweeps, lease renewal) reports its end at debug level, streams at info. */
+  background: boolean;
 }
 
 const retryTransient = (maxAttempts: number) =>
@@ -93,7 +95,7 @@ export class UnitOfWork {
     this.state = 'closed';
     const durationMs = Math.round(performance.now() - this.startedAt);
     if (this.committed > 0 || this.rolledBack > 0 || outcome !== 'completed') {
-      this.logger.log({
+      this.logger[this.options.background && outcome === 'completed' ? 'debug' : 'log']({
         msg: 'unit of work ended',
         unitOfWork: this.name,
         outcome,

@@ -1,0 +1,44 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter } from 'prom-client';
+import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+
+/**
+ * Turns whose process died (killed, crashed) stay `running` with a lease that expires. This sweep
+ * marks them `interrupted` once their lease is gone, so the record tells what happened; the session
+ * itself is usable again as soon as the lease has expired.
+ */
+@Injectable()
+export class TurnRecovery {
+  private readonly logger = new Logger(TurnRecovery.name);
+
+  constructor(
+    private readonly uow: UnitOfWorkContext,
+    @InjectMetric('turns_total') private readonly turnsTotal: Counter<string>,
+  ) {}
+
+  @Interval('turn-recovery', 15_000)
+  async sweep(): Promise<number> {
+    try {
+      const [rows] = await this.uow.run('turn_recovery', (uow) =>
+        uow.transaction('interrupt_dead_turns', (m) =>
+          m.query(
+            `UPDATE turns t SET status = 'interrupted', finished_at = now(), error = 'its process stopped before the turn ended'
+             WHERE t.status = 'running' AND NOT EXISTS (
+               SELECT 1 FROM sessions s WHERE s.active_turn_id = t.id AND s.lease_expires_at > now())
+             RETURNING t.id`,
+          ),
+        ),
+      );
+      if (rows.length) {
+        this.turnsTotal.inc({ status: 'interrupted' }, rows.length);
+        this.logger.warn({ msg: 'marked dead turns interrupted', count: rows.length });
+      }
+      return rows.length;
+    } catch (error) {
+      this.logger.warn({ msg: 'turn recovery sweep failed', error: (error as Error).message });
+      return 0;
+    }
+  }
+}
