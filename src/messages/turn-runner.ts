@@ -26,7 +26,7 @@ import { LlmError } from '../llm/llm-errors.js';
 import type { LlmToolCall } from '../llm/llm-provider.js';
 import { ShutdownState } from '../observability/shutdown-state.js';
 import { SessionLease } from '../sessions/session-lease.js';
-import { sessionBusy, sessionNotFound, SessionsService, titleFrom } from '../sessions/sessions.service.js';
+import { sessionBusy, SessionsService, titleFrom } from '../sessions/sessions.service.js';
 import { isConnectionError, isUniqueViolation, StreamEndedError } from '../unit-of-work/transaction-errors.js';
 import { UnitOfWork } from '../unit-of-work/unit-of-work.js';
 import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
@@ -61,15 +61,6 @@ interface Turn {
 type Kickoff = (turn: Turn) => Promise<DoneStatus | 'continue'>;
 
 const NOT_RUN_AFTER_NEW_MESSAGE = 'Not run: the user sent a new message before this tool call was answered.';
-
-function parseArgs(call: StoredToolCall): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(call.function.arguments || '{}');
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
 
 function conflict(code: string, message: string): ConflictException {
   return new ConflictException({ statusCode: 409, code, message });
