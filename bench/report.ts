@@ -1,0 +1,347 @@
+/** Renders the benchmark's figures as the generated part of BENCHMARKS.md. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Summary, TurnsResult } from './shared.js';
+
+export type TargetName = 'floor' | 'service';
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  postgres: string;
+  fdLimit: number;
+  os: string;
+}
+
+export interface ThroughputRun {
+  target: TargetName;
+  round: number;
+  result: TurnsResult;
+  tokensPerSecond: number;
+  cpuMs: number;
+}
+
+export interface ConcurrencyRun {
+  target: TargetName;
+  round: number;
+  result: TurnsResult;
+  messagesStored: number;
+  cpuMs: number;
+}
+
+export interface OpenStreamsRun {
+  target: TargetName;
+  result: TurnsResult;
+  rssBeforeBytes: number;
+  rssAllOpenBytes: number | null;
+  rssPeakBytes: number;
+}
+
+export interface OperationTimes {
+  operation: string;
+  commits: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  errors: number;
+}
+
+export interface TransactionFigures {
+  overall: { commits: number; p50Ms: number; p99Ms: number; meanMs: number };
+  operations: OperationTimes[];
+  bucketBoundsMs: number[];
+  floorInsertMs: Summary | null;
+}
+
+export interface HistoryRun {
+  target: TargetName;
+  priorMessages: number;
+  turns: number;
+  turnMs: number;
+  rowsWritten: Record<string, number>;
+  writeTransactions: number;
+  /** operation → [commits per turn, mean ms] */
+  operations: Array<{ operation: string; perTurn: number; meanMs: number }>;
+  promptMessages: number;
+  promptBytes: number;
+  contextBuild: string;
+}
+
+export interface Results {
+  command: string;
+  startedAt: Date;
+  durationS: number;
+  gitCommit: string;
+  machine: Machine;
+  setup: string[];
+  notes: string[];
+  serviceProblem: string | null;
+  throughput?: { turns: number; tokens: number; runs: ThroughputRun[] } | { error: string };
+  concurrency?: { turns: number; tokens: number; paceMs: number; runs: ConcurrencyRun[] } | { error: string };
+  openStreams?: { requested: number; streams: number; tokens: number; paceMs: number; runs: OpenStreamsRun[] } | { error: string };
+  transactions?: TransactionFigures | { error: string };
+  history?: { runs: HistoryRun[] } | { error: string };
+}
+
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+
+const FILE_TEMPLATE = `# Benchmarks
+
+${START}
+${END}
+
+## Findings
+
+<!-- Profiling notes and conclusions. \`npm run bench\` rewrites only the generated section above. -->
+`;
+
+function num(value: number | null | undefined, digits = 0): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ratio(service: number | undefined, floor: number | undefined): string {
+  if (service === undefined || floor === undefined || !Number.isFinite(service) || !Number.isFinite(floor) || floor === 0) return '—';
+  return `${(service / floor).toFixed(2)}×`;
+}
+
+function mean(values: number[]): number {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
+}
+
+function mib(bytes: number | null): string {
+  return bytes === null ? '—' : `${num(bytes / 1024 / 1024, 0)} MiB`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
+    '\n',
+  );
+}
+
+/** A figure per target: the mean over its rounds, and each round when there were several. */
+function perTarget<R extends { target: TargetName }>(runs: R[], figure: (run: R) => number, digits = 0) {
+  const of = (target: TargetName) => runs.filter((r) => r.target === target).map(figure);
+  const cell = (values: number[]) =>
+    values.length === 0 ? '—' : values.length === 1 ? num(values[0], digits) : `${num(mean(values), digits)} (${values.map((v) => num(v, digits)).join(' / ')})`;
+  const floor = of('floor');
+  const service = of('service');
+  return { floor: cell(floor), service: cell(service), ratio: ratio(service.length ? mean(service) : undefined, floor.length ? mean(floor) : undefined) };
+}
+
+function row(label: string, figures: { floor: string; service: string; ratio: string }, target = ''): string[] {
+  return [label, figures.floor, figures.service, figures.ratio, target];
+}
+
+function countRow(label: string, floor: string, service: string): string[] {
+  return [label, floor, service, '', ''];
+}
+
+function sumOver<R extends { target: TargetName }>(runs: R[], target: TargetName, figure: (run: R) => number): number | null {
+  const chosen = runs.filter((r) => r.target === target);
+  return chosen.length ? chosen.reduce((total, r) => total + figure(r), 0) : null;
+}
+
+function problems(result: TurnsResult): number {
+  return result.failures + result.errorEvents + result.shortStreams;
+}
+
+function failureNotes<R extends { target: TargetName; result: TurnsResult }>(runs: R[]): string[] {
+  return runs
+    .filter((r) => r.result.failureSamples.length > 0 || r.result.timedOut)
+    .map((r) => `- ${r.target}: ${r.result.timedOut ? 'timed out; ' : ''}${r.result.failureSamples.map((s) => `\`${s.replace(/`/g, "'")}\``).join('; ')}`);
+}
+
+const HEADER = ['', 'floor', 'service', 'service ÷ floor', 'target'];
+
+function renderThroughput(section: NonNullable<Results['throughput']>): string {
+  if ('error' in section) return `Not measured: ${section.error}`;
+  const { runs } = section;
+  const completed = (t: TargetName) => {
+    const total = sumOver(runs, t, (r) => r.result.turns);
+    return total === null ? '—' : `${num(sumOver(runs, t, (r) => r.result.completed))} / ${num(total)}`;
+  };
+  const bad = (t: TargetName) => {
+    const n = sumOver(runs, t, (r) => problems(r.result));
+    return n === null ? '—' : num(n);
+  };
+  return [
+    `${section.turns} concurrent turns of ${num(section.tokens)} tokens, the LLM server streaming as fast as it can. Tokens/s = tokens received by the clients ÷ time from the first request to the last \`done\`.`,
+    '',
+    table(HEADER, [
+      row('tokens/s delivered', perTarget(runs, (r) => r.tokensPerSecond), '≥ 0.8×'),
+      row('median turn time (ms)', perTarget(runs, (r) => r.result.turnMs.p50)),
+      row('median time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p50)),
+      row('server CPU per 1,000 tokens (ms)', perTarget(runs, (r) => (r.cpuMs / r.result.tokensDelivered) * 1000, 1)),
+      row('server CPU busy (cores)', perTarget(runs, (r) => r.cpuMs / r.result.wallMs, 2)),
+      countRow('turns completed', completed('floor'), completed('service')),
+      countRow('failed / short streams', bad('floor'), bad('service')),
+    ]),
+    ...failureNotes(runs),
+  ].join('\n');
+}
+
+function renderConcurrency(section: NonNullable<Results['concurrency']>): string {
+  if ('error' in section) return `Not measured: ${section.error}`;
+  const { runs } = section;
+  const completed = (t: TargetName) => {
+    const total = sumOver(runs, t, (r) => r.result.turns);
+    return total === null ? '—' : `${num(sumOver(runs, t, (r) => r.result.completed))} / ${num(total)}`;
+  };
+  const stored = (t: TargetName) => {
+    const total = sumOver(runs, t, (r) => r.result.turns * 2);
+    return total === null ? '—' : `${num(sumOver(runs, t, (r) => r.messagesStored))} / ${num(total)}`;
+  };
+  const bad = (t: TargetName) => {
+    const n = sumOver(runs, t, (r) => problems(r.result));
+    return n === null ? '—' : num(n);
+  };
+  return [
+    `${num(section.turns)} concurrent turns on ${num(section.turns)} sessions, ${section.tokens} tokens ${section.paceMs} ms apart, DB_POOL_SIZE=10. Rows are counted in the database after each round (the service's \`messages\`, the floor's \`floor_messages\`).`,
+    '',
+    table(HEADER, [
+      row('median turn time (ms)', perTarget(runs, (r) => r.result.turnMs.p50), '≤ 1.2×'),
+      row('p99 turn time (ms)', perTarget(runs, (r) => r.result.turnMs.p99)),
+      row('median time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p50)),
+      row('p99 time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p99)),
+      row('server CPU per turn (ms)', perTarget(runs, (r) => r.cpuMs / r.result.turns, 2)),
+      countRow('turns completed', completed('floor'), completed('service')),
+      countRow('messages stored', stored('floor'), stored('service')),
+      countRow('failed / error events / short streams', bad('floor'), bad('service')),
+    ]),
+    ...failureNotes(runs),
+  ].join('\n');
+}
+
+function renderOpenStreams(section: NonNullable<Results['openStreams']>): string {
+  if ('error' in section) return `Not measured: ${section.error}`;
+  const { runs } = section;
+  const of = (t: TargetName) => runs.find((r) => r.target === t);
+  const perStream = (r: OpenStreamsRun | undefined) =>
+    r && r.rssAllOpenBytes !== null ? (r.rssAllOpenBytes - r.rssBeforeBytes) / r.result.turns : undefined;
+  const kib = (v: number | undefined) => (v === undefined ? '—' : num(v / 1024, 1));
+  const floor = of('floor');
+  const service = of('service');
+  const cell = (r: OpenStreamsRun | undefined, f: (r: OpenStreamsRun) => string) => (r ? f(r) : '—');
+  const capped =
+    section.streams < section.requested
+      ? ` (${num(section.requested)} asked; this machine's open-files limit of a process holds at most ${num(section.streams)}: a server needs one descriptor for the client and one for its LLM request per stream)`
+      : '';
+  return [
+    `${num(section.streams)} streams held at once by one server process${capped}. The LLM sends a token every ${section.paceMs / 1000} s and holds every stream open until all have had their first token; RSS (from /proc) is read before the streams open and, over ${2} s, once all are open; then the streams end after at least ${section.tokens} tokens.`,
+    '',
+    table(HEADER, [
+      ['RSS per open stream (KiB)', kib(perStream(floor)), kib(perStream(service)), ratio(perStream(service), perStream(floor)), ''],
+      ['RSS before → all open', cell(floor, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssAllOpenBytes)}`), cell(service, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssAllOpenBytes)}`), '', ''],
+      ['peak RSS', cell(floor, (r) => mib(r.rssPeakBytes)), cell(service, (r) => mib(r.rssPeakBytes)), ratio(service?.rssPeakBytes, floor?.rssPeakBytes), ''],
+      ['streams open at once (peak)', cell(floor, (r) => num(r.result.peakOpen)), cell(service, (r) => num(r.result.peakOpen)), '', `${num(section.streams)}`],
+      ['all open after (s)', cell(floor, (r) => num((r.result.allOpenAtMs ?? NaN) / 1000, 1)), cell(service, (r) => num((r.result.allOpenAtMs ?? NaN) / 1000, 1)), ratio(service?.result.allOpenAtMs ?? undefined, floor?.result.allOpenAtMs ?? undefined), ''],
+      ['completed', cell(floor, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), cell(service, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), '', ''],
+      ['dropped (failed / short)', cell(floor, (r) => num(problems(r.result))), cell(service, (r) => num(problems(r.result))), '', '0'],
+    ]),
+    ...failureNotes(runs),
+  ].join('\n');
+}
+
+function ms(seconds: number): string {
+  return num(seconds, seconds < 10 ? 2 : 1);
+}
+
+function renderTransactions(section: NonNullable<Results['transactions']>): string {
+  if ('error' in section) return `Not measured: ${section.error}`;
+  const rows = [
+    ['**all operations**', num(section.overall.commits), ms(section.overall.p50Ms), ms(section.overall.p99Ms), ms(section.overall.meanMs), ''],
+    ...section.operations.map((o) => [o.operation, num(o.commits), ms(o.p50Ms), ms(o.p99Ms), ms(o.meanMs), num(o.errors)]),
+  ];
+  const floor = section.floorInsertMs;
+  return [
+    `\`sse_transaction_duration_seconds\` from the service's \`/metrics\`, the difference between a scrape before and after each service round of scenario 2. Quantiles are interpolated inside histogram buckets (bounds: ${section.bucketBoundsMs.map((b) => num(b, b < 1 ? 1 : 0)).join(', ')} ms), so they are only as fine as those. Target: p99 under 20 ms.`,
+    '',
+    table(['operation', 'commits', 'p50 (ms)', 'p99 (ms)', 'mean (ms)', 'errors'], rows),
+    '',
+    floor
+      ? `Floor, for comparison: its single-statement message inserts (pool wait included, timed in the process) took p50 ${ms(floor.p50)} ms, p99 ${ms(floor.p99)} ms, mean ${ms(floor.mean)} ms over ${num(floor.count)} inserts.`
+      : '',
+  ].join('\n');
+}
+
+function renderHistory(section: NonNullable<Results['history']>): string {
+  if ('error' in section) return `Not measured: ${section.error}`;
+  const service = section.runs.filter((r) => r.target === 'service');
+  const floor = section.runs.filter((r) => r.target === 'floor');
+  const lines: string[] = [
+    "One turn (50 tokens, as fast as possible) on a session that already holds N messages, inserted straight into the database. Rows written = rows whose current version a transaction after the snapshot wrote (`xmin`), per table; write transactions = distinct such `xmin`s. Transaction times are `/metrics` deltas per operation.",
+    '',
+  ];
+  const sizes = [...new Set(section.runs.map((r) => r.priorMessages))].sort((a, b) => a - b);
+  const by = (runs: HistoryRun[], n: number) => runs.find((r) => r.priorMessages === n);
+  const header = ['', ...sizes.map((n) => `service, ${num(n)} prior`), ...sizes.map((n) => `floor, ${num(n)} prior`)];
+  const cells = (f: (r: HistoryRun) => string) => [...sizes.map((n) => by(service, n)), ...sizes.map((n) => by(floor, n))].map((r) => (r ? f(r) : '—'));
+  const rowsWritten = (r: HistoryRun) =>
+    Object.entries(r.rowsWritten)
+      .filter(([, n]) => n > 0)
+      .map(([table, n]) => `${table} ${num(n, Number.isInteger(n) ? 0 : 1)}`)
+      .join(', ') || '0';
+  const total = (r: HistoryRun) => Object.values(r.rowsWritten).reduce((a, b) => a + b, 0);
+  const operations = [...new Set(service.flatMap((r) => r.operations.map((o) => o.operation)))].sort();
+  lines.push(
+    table(header, [
+      ['turn time (ms)', ...cells((r) => num(r.turnMs, 1))],
+      ['rows written', ...cells((r) => num(total(r), 1))],
+      ['… by table', ...cells(rowsWritten)],
+      ['write transactions', ...cells((r) => num(r.writeTransactions, 1))],
+      ['messages sent to the LLM', ...cells((r) => num(r.promptMessages))],
+      ['LLM request body (KiB)', ...cells((r) => num(r.promptBytes / 1024, 1))],
+      ...operations.map((op) => [
+        `\`${op}\` (commits × mean ms)`,
+        ...cells((r) => {
+          const o = r.operations.find((x) => x.operation === op);
+          return o ? `${num(o.perTurn, 1)} × ${ms(o.meanMs)}` : '—';
+        }),
+      ]),
+      ['LLM context build time', ...cells((r) => r.contextBuild)],
+    ]),
+  );
+  if (service.length) lines.push('', `Each figure is the mean of ${service[0].turns} turns on separate sessions.`);
+  return lines.join('\n');
+}
+
+export function render(results: Results): string {
+  const m = results.machine;
+  const parts = [
+    `_Generated by \`${results.command}\` on ${results.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit \`${results.gitCommit}\`, in ${num(results.durationS)} s._`,
+    '',
+    '### Machine and setup',
+    '',
+    `- ${m.cpus} CPUs (${m.cpuModel}), ${num(m.memoryGiB, 1)} GiB memory, ${m.os}; Node ${m.node}; ${m.postgres}; open-files limit of a child process ${num(m.fdLimit)}.`,
+    ...results.setup.map((line) => `- ${line}`),
+    ...(results.serviceProblem ? [`- **The service was not measured:** ${results.serviceProblem}`] : []),
+    ...results.notes.map((line) => `- ${line}`),
+  ];
+  const sections: Array<[string, string | undefined]> = [
+    ['1. Throughput', results.throughput && renderThroughput(results.throughput)],
+    ['2. Concurrency', results.concurrency && renderConcurrency(results.concurrency)],
+    ['3. Open streams', results.openStreams && renderOpenStreams(results.openStreams)],
+    ['4. Micro-transactions under load (service, during scenario 2)', results.transactions && renderTransactions(results.transactions)],
+    ['5. History growth', results.history && renderHistory(results.history)],
+  ];
+  for (const [title, body] of sections) {
+    if (body !== undefined) parts.push('', `### ${title}`, '', body);
+  }
+  return parts.join('\n');
+}
+
+/** Replaces the generated section of the file and keeps everything else (the Findings). */
+export function writeReport(path: string, results: Results): void {
+  const current = existsSync(path) ? readFileSync(path, 'utf8') : FILE_TEMPLATE;
+  const start = current.indexOf(START);
+  const end = current.indexOf(END);
+  const generated = `${START}\n${render(results)}\n${END}`;
+  const next =
+    start !== -1 && end > start
+      ? current.slice(0, start) + generated + current.slice(end + END.length)
+      : `${current.trimEnd()}\n\n${generated}\n`;
+  writeFileSync(path, next);
+}

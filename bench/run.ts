@@ -1,0 +1,672 @@
+/**
+ * `npm run bench`: measures the service beside a floor (the same work on bare `node:http`), in one
+ * run, and writes the figures into BENCHMARKS.md.
+ *
+ * Processes: this runner, one embedded PostgreSQL (or BENCH_DATABASE_URL), the bench LLM server,
+ * the load generator, and per scenario a fresh floor and a fresh service — every one a child that
+ * is stopped at the end, also when the run fails or is interrupted.
+ *
+ *   npm run bench                       full run (a few minutes on 2 cores)
+ *   npm run bench -- --quick            smaller numbers, one round: a smoke test in about a minute
+ *   npm run bench -- --scenarios 1,2    only some scenarios (4 needs 2 and runs it)
+ *   npm run bench -- --profile          CPU profile of the service during scenario 1
+ *   npm run bench -- --rounds 3 --open-streams 5000 --no-write
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { EmbeddedDatabase, findFreePort } from '../src/database/embedded-postgres.js';
+import { add, counterValue, merged, metricFamilies, parseHistogram, quantile, subtract, type Histogram } from './metrics.js';
+import { childFdLimit, killAllChildren, startNode, waitForHttp, type NodeChild } from './processes.js';
+import {
+  writeReport,
+  type ConcurrencyRun,
+  type HistoryRun,
+  type OpenStreamsRun,
+  type Results,
+  type TargetName,
+  type ThroughputRun,
+  type TransactionFigures,
+} from './report.js';
+import { turnContent, type LoadCommand, type LoadReply, type Summary, type TurnsCommand, type TurnsResult } from './shared.js';
+import { formatSummary, newestProfile } from './top-functions.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '../..');
+const TX_HISTOGRAM = 'sse_transaction_duration_seconds';
+const TX_COMMITS = 'sse_transaction_commits_total';
+const POOL_SIZE = 10;
+/** Descriptors a server needs besides two per stream (pool, listeners, libuv, logs). */
+const FD_RESERVE = 200;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    scenarios: { type: 'string', default: '1,2,3,4,5' },
+    rounds: { type: 'string' },
+    'open-streams': { type: 'string' },
+    'open-tokens': { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+    output: { type: 'string', default: join(repoRoot, 'BENCHMARKS.md') },
+  },
+});
+
+const quick = args.quick;
+const config = {
+  rounds: Number(args.rounds ?? (quick ? 1 : 2)),
+  throughput: { turns: quick ? 20 : 50, tokens: quick ? 500 : 2000 },
+  concurrency: { turns: quick ? 200 : 1000, tokens: 50, paceMs: 20 },
+  openStreams: {
+    streams: Number(args['open-streams'] ?? (quick ? 1000 : 10_000)),
+    tokens: Number(args['open-tokens'] ?? 3),
+    paceMs: quick ? 1000 : 5000,
+  },
+  history: { sizes: [10, 2000], repeats: quick ? 1 : 3, tokens: 50 },
+  warmUpTurns: quick ? 20 : 50,
+};
+const scenarios = new Set(args.scenarios.split(',').map((s) => Number(s.trim())));
+if (scenarios.has(4)) scenarios.add(2);
+
+const startedAt = new Date();
+const t0 = Date.now();
+function progress(message: string): void {
+  process.stdout.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${message}\n`);
+}
+
+// ---------------------------------------------------------------- run-wide resources
+
+const runDir = mkdtempSync(join(tmpdir(), 'agent-runtime-bench-'));
+chmodSync(runDir, 0o755); // as root PostgreSQL runs as `postgres`, which must reach its folder
+const logDir = join(runDir, 'logs');
+mkdirSync(logDir);
+let database: EmbeddedDatabase | undefined;
+const createdDatabases: string[] = [];
+let serverUrl = '';
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function createDatabase(kind: string): Promise<string> {
+  const name = `bench_${kind}_${Date.now().toString(36)}`;
+  await sql(serverUrl, `CREATE DATABASE ${name}`);
+  createdDatabases.push(name);
+  return withDatabase(serverUrl, name);
+}
+
+/** CPU time (user + system) a process has used, in ms. */
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+function cpuMs(child: NodeChild): number {
+  const stat = readFileSync(`/proc/${child.process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / clockTicks) * 1000;
+}
+
+// ---------------------------------------------------------------- the load generator
+
+class LoadGenerator {
+  private nextId = 1;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (reply: LoadReply) => void; reject: (error: Error) => void; onStarted?: (open: number) => void }
+  >();
+
+  constructor(readonly child: NodeChild) {
+    child.process.on('message', (reply: LoadReply) => {
+      const waiter = this.waiting.get(reply.id);
+      if (!waiter) return;
+      if (reply.kind === 'started') return waiter.onStarted?.(reply.open);
+      this.waiting.delete(reply.id);
+      if (reply.kind === 'error') waiter.reject(new Error(reply.message));
+      else waiter.resolve(reply);
+    });
+    child.process.on('exit', () => {
+      for (const waiter of this.waiting.values()) waiter.reject(new Error(`the load generator exited:\n${child.logTail()}`));
+      this.waiting.clear();
+    });
+  }
+
+  private ask(command: Exclude<LoadCommand, { cmd: 'exit' }>, onStarted?: (open: number) => void): Promise<LoadReply> {
+    return new Promise((resolve, reject) => {
+      this.waiting.set(command.id, { resolve, reject, onStarted });
+      this.child.process.send(command);
+    });
+  }
+
+  async sessions(baseUrl: string, count: number): Promise<string[]> {
+    const reply = await this.ask({ cmd: 'sessions', id: this.nextId++, baseUrl, count, concurrency: 50 });
+    if (reply.kind !== 'sessions') throw new Error(`unexpected reply ${reply.kind}`);
+    return reply.sessionIds;
+  }
+
+  /** `onStarted` is told when every stream has had its first token (or ended), with how many are open. */
+  async turns(command: Omit<TurnsCommand, 'cmd' | 'id'>, onStarted?: (open: number) => void): Promise<TurnsResult> {
+    const reply = await this.ask({ cmd: 'turns', id: this.nextId++, ...command }, onStarted);
+    if (reply.kind !== 'turns') throw new Error(`unexpected reply ${reply.kind}`);
+    return reply.result;
+  }
+}
+
+function turnsCommand(baseUrl: string, sessionIds: string[], tokens: number, paceMs: number, timeoutMs: number, holdGate?: string) {
+  return {
+    baseUrl,
+    sessionIds,
+    content: turnContent(tokens, paceMs, holdGate),
+    expectedTokens: tokens,
+    held: holdGate !== undefined,
+    connectConcurrency: 128,
+    sourceAddresses: sessionIds.length > 5000 ? 4 : 1,
+    timeoutMs,
+  };
+}
+
+// ---------------------------------------------------------------- floor and service
+
+interface Target {
+  name: TargetName;
+  baseUrl: string;
+  child: NodeChild;
+  databaseUrl: string;
+  messagesTable: string;
+}
+
+let llmPort = 0;
+let floorDatabaseUrl = '';
+let serviceDatabaseUrl = '';
+let serviceProblem: string | null = null;
+
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+}
+
+async function startFloor(label: string): Promise<Target> {
+  const port = await findFreePort();
+  const child = startNode(`floor-${label}`, [join(here, 'floor-server.js')], {
+    logDir,
+    env: childEnv({
+      PORT: String(port),
+      DATABASE_URL: floorDatabaseUrl,
+      DB_POOL_SIZE: String(POOL_SIZE),
+      LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
+      LLM_API_KEY: 'bench',
+      LLM_MODEL: 'bench',
+    }),
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${baseUrl}/health`, child);
+  return { name: 'floor', baseUrl, child, databaseUrl: floorDatabaseUrl, messagesTable: 'floor_messages' };
+}
+
+/** Whether the service answers the two routes the bench drives, and why not. */
+async function serviceRoutesProblem(baseUrl: string): Promise<string | null> {
+  const created = await fetch(`${baseUrl}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const createdText = await created.text();
+  if (created.status !== 201) return `POST /v1/sessions answered ${created.status}: ${createdText.slice(0, 200)}`;
+  const { id } = JSON.parse(createdText) as { id: string };
+  const turn = await fetch(`${baseUrl}/v1/sessions/${id}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ content: turnContent(3, 0) }),
+  });
+  const turnText = await turn.text();
+  if (turn.status !== 200 || !turnText.includes('event: done')) {
+    return `POST /v1/sessions/:id/messages answered ${turn.status} ${turn.headers.get('content-type')}: ${turnText.slice(0, 300)}`;
+  }
+  return null;
+}
+
+async function startService(label: string, nodeFlags: string[] = []): Promise<Target | undefined> {
+  if (serviceProblem) return undefined;
+  const port = await findFreePort();
+  const child = startNode(`service-${label}`, [...nodeFlags, join(repoRoot, 'dist/src/main.js')], {
+    logDir,
+    cwd: runDir, // no developer `.env` is picked up
+    env: childEnv({
+      PORT: String(port),
+      DATABASE_URL: serviceDatabaseUrl,
+      DB_POOL_SIZE: String(POOL_SIZE),
+      LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
+      LLM_API_KEY: 'bench',
+      LLM_MODEL: 'bench',
+      LOG_LEVEL: 'warn',
+      MULTI_AGENT_MODE: 'false',
+      // One client stands for thousands of users here; the per-key limit would refuse most of them.
+      RATE_LIMIT_PER_MINUTE: '100000000',
+    }),
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${baseUrl}/health/ready`, child);
+  const problem = await serviceRoutesProblem(baseUrl);
+  if (problem) {
+    serviceProblem = problem;
+    progress(`service not measured: ${problem}`);
+    await child.stop();
+    return undefined;
+  }
+  return { name: 'service', baseUrl, child, databaseUrl: serviceDatabaseUrl, messagesTable: 'messages' };
+}
+
+/** A fresh floor and service for one scenario, stopped afterwards. */
+async function withTargets<T>(label: string, run: (targets: Target[]) => Promise<T>, serviceFlags: string[] = []): Promise<T> {
+  const floor = await startFloor(label);
+  let service: Target | undefined;
+  try {
+    service = await startService(label, serviceFlags);
+    return await run(service ? [floor, service] : [floor]);
+  } finally {
+    await service?.child.stop();
+    await floor.child.stop();
+  }
+}
+
+async function warmUp(load: LoadGenerator, target: Target, tokens: number): Promise<void> {
+  const ids = await load.sessions(target.baseUrl, config.warmUpTurns);
+  const result = await load.turns(turnsCommand(target.baseUrl, ids, tokens, 0, 60_000));
+  if (result.completed !== result.turns) progress(`  warm-up of ${target.name}: ${result.completed}/${result.turns} completed ${result.failureSamples.join('; ')}`);
+}
+
+async function scrapeMetrics(target: Target): Promise<string> {
+  const response = await fetch(`${target.baseUrl}/metrics`);
+  return response.text();
+}
+
+async function countMessages(target: Target, sessionIds: string[]): Promise<number> {
+  const rows = await sql<{ n: string }>(target.databaseUrl, `SELECT count(*) AS n FROM ${target.messagesTable} WHERE session_id = ANY($1::uuid[])`, [sessionIds]);
+  return Number(rows[0].n);
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function throughput(load: LoadGenerator): Promise<NonNullable<Results['throughput']>> {
+  const { turns, tokens } = config.throughput;
+  const runs: ThroughputRun[] = [];
+  const profileDir = args.profile ? join(repoRoot, 'bench/profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : undefined;
+  await withTargets(
+    'throughput',
+    async (targets) => {
+      for (const target of targets) await warmUp(load, target, 200);
+      for (let round = 1; round <= config.rounds; round++) {
+        for (const target of targets) {
+          const ids = await load.sessions(target.baseUrl, turns);
+          const cpuBefore = cpuMs(target.child);
+          const result = await load.turns(turnsCommand(target.baseUrl, ids, tokens, 0, 120_000));
+          const used = cpuMs(target.child) - cpuBefore;
+          const tokensPerSecond = result.tokensDelivered / (result.wallMs / 1000);
+          runs.push({ target: target.name, round, result, tokensPerSecond, cpuMs: used });
+          progress(`  ${target.name} round ${round}: ${Math.round(tokensPerSecond)} tokens/s, ${result.completed}/${result.turns} completed`);
+        }
+      }
+    },
+    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
+  if (profileDir && runs.some((r) => r.target === 'service')) {
+    const file = newestProfile(profileDir);
+    progress(`service CPU profile of scenario 1: ${relative(process.cwd(), file)}`);
+    process.stdout.write(`${formatSummary(file)}\n`);
+  }
+  return { turns, tokens, runs };
+}
+
+async function concurrency(load: LoadGenerator): Promise<{ section: NonNullable<Results['concurrency']>; transactions: TransactionFigures | { error: string } }> {
+  const { turns, tokens, paceMs } = config.concurrency;
+  const runs: ConcurrencyRun[] = [];
+  let serviceTx: Histogram = new Map();
+  const txErrors = new Map<string, number>();
+  const floorInsertMs: Summary[] = [];
+  let sawService = false;
+  await withTargets('concurrency', async (targets) => {
+    for (const target of targets) await warmUp(load, target, tokens);
+    for (let round = 1; round <= config.rounds; round++) {
+      for (const target of targets) {
+        const ids = await load.sessions(target.baseUrl, turns);
+        const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
+        if (target.name === 'floor') await fetch(`${target.baseUrl}/stats`).then((r) => r.arrayBuffer()); // forget the set-up inserts
+        const cpuBefore = cpuMs(target.child);
+        const result = await load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, 120_000));
+        const used = cpuMs(target.child) - cpuBefore;
+        if (target.name === 'service') {
+          sawService = true;
+          const metricsAfter = await scrapeMetrics(target);
+          serviceTx = add(serviceTx, subtract(parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'), parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation')));
+          const operations = new Set([...parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation').keys()]);
+          for (const operation of operations) {
+            const errors =
+              counterValue(metricsAfter, TX_COMMITS, { operation, status: 'error' }) - counterValue(metricsBefore, TX_COMMITS, { operation, status: 'error' });
+            txErrors.set(operation, (txErrors.get(operation) ?? 0) + errors);
+          }
+        } else {
+          floorInsertMs.push(((await (await fetch(`${target.baseUrl}/stats`)).json()) as { insertMs: Summary }).insertMs);
+        }
+        const messagesStored = await countMessages(target, ids);
+        runs.push({ target: target.name, round, result, messagesStored, cpuMs: used });
+        progress(
+          `  ${target.name} round ${round}: median turn ${result.turnMs.p50.toFixed(0)} ms, p99 first token ${result.firstTokenMs.p99.toFixed(0)} ms, ${result.completed}/${result.turns} completed, ${messagesStored} messages`,
+        );
+      }
+    }
+  });
+  let transactions: TransactionFigures | { error: string };
+  if (!sawService) {
+    transactions = { error: serviceProblem ?? 'the service did not run' };
+  } else if (serviceTx.size === 0) {
+    transactions = { error: `the service's /metrics has no \`${TX_HISTOGRAM}\` observations` };
+  } else {
+    const all = merged(serviceTx);
+    const last = floorInsertMs[floorInsertMs.length - 1];
+    transactions = {
+      overall: { commits: all.count, p50Ms: quantile(all, 0.5) * 1000, p99Ms: quantile(all, 0.99) * 1000, meanMs: (all.sum / all.count) * 1000 },
+      operations: [...serviceTx.entries()]
+        .map(([operation, series]) => ({
+          operation,
+          commits: series.count,
+          p50Ms: quantile(series, 0.5) * 1000,
+          p99Ms: quantile(series, 0.99) * 1000,
+          meanMs: (series.sum / series.count) * 1000,
+          errors: txErrors.get(operation) ?? 0,
+        }))
+        .sort((a, b) => b.commits - a.commits || a.operation.localeCompare(b.operation)),
+      bucketBoundsMs: all.buckets.map(([le]) => le * 1000).filter(Number.isFinite),
+      floorInsertMs: last ?? null,
+    };
+  }
+  return { section: { turns, tokens, paceMs, runs }, transactions };
+}
+
+/** How long RSS is watched once every stream is open, before the streams are let go. */
+const HOLD_SAMPLE_MS = 2_000;
+/** Streams are let go after this long even when not all of them started. */
+const HOLD_LIMIT_MS = 240_000;
+
+async function openStreams(load: LoadGenerator, fdLimit: number): Promise<NonNullable<Results['openStreams']>> {
+  const { tokens, paceMs } = config.openStreams;
+  const requested = config.openStreams.streams;
+  const streams = Math.min(requested, Math.floor((fdLimit - FD_RESERVE) / 2 / 100) * 100);
+  const runs: OpenStreamsRun[] = [];
+  await withTargets('open-streams', async (targets) => {
+    for (const target of targets) {
+      await warmUp(load, target, 20);
+      const ids = await load.sessions(target.baseUrl, streams);
+      const rssBeforeBytes = target.child.rssBytes();
+      let rssAllOpenBytes: number | null = null;
+      let rssPeakBytes = rssBeforeBytes;
+      const sampler = setInterval(() => {
+        rssPeakBytes = Math.max(rssPeakBytes, target.child.rssBytes());
+      }, 250);
+      // The streams are held (a token every pace) until every one is open and RSS has been read.
+      const gate = `${target.name}-${Date.now()}`;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        clearTimeout(releaseAnyway);
+        void fetch(`http://127.0.0.1:${llmPort}/release/${gate}`, { method: 'POST' }).then((r) => r.arrayBuffer());
+      };
+      const releaseAnyway = setTimeout(release, HOLD_LIMIT_MS);
+      const onStarted = (open: number) => {
+        const readings = [target.child.rssBytes()];
+        const reader = setInterval(() => readings.push(target.child.rssBytes()), 250);
+        setTimeout(() => {
+          clearInterval(reader);
+          if (open === streams) rssAllOpenBytes = Math.max(...readings);
+          release();
+        }, HOLD_SAMPLE_MS);
+      };
+      let result: TurnsResult;
+      try {
+        result = await load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, HOLD_LIMIT_MS + 60_000, gate), onStarted);
+      } finally {
+        clearInterval(sampler);
+        release();
+      }
+      runs.push({ target: target.name, result, rssBeforeBytes, rssAllOpenBytes, rssPeakBytes });
+      const perStream = rssAllOpenBytes === null ? 'never all open' : `${((rssAllOpenBytes - rssBeforeBytes) / streams / 1024).toFixed(1)} KiB per stream`;
+      progress(`  ${target.name}: ${result.peakOpen} open at peak after ${((result.allStartedAtMs ?? NaN) / 1000).toFixed(1)} s, ${perStream}, ${result.completed}/${result.turns} completed`);
+    }
+  });
+  return { requested, streams, tokens, paceMs, runs };
+}
+
+async function insertHistory(target: Target, sessionId: string, count: number): Promise<void> {
+  const content = `'Earlier message ' || i || ': ' || repeat('some words of an earlier answer ', 6)`;
+  if (target.name === 'service') {
+    await sql(
+      target.databaseUrl,
+      `INSERT INTO messages (session_id, role, content, agent, status)
+       SELECT $1, CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END, ${content}, 'universal', 'complete'
+       FROM generate_series(1, $2::int) AS i`,
+      [sessionId, count],
+    );
+    await sql(target.databaseUrl, 'UPDATE sessions SET message_count = message_count + $2 WHERE id = $1', [sessionId, count]);
+  } else {
+    await sql(
+      target.databaseUrl,
+      `INSERT INTO floor_messages (session_id, role, content)
+       SELECT $1, CASE WHEN i % 2 = 1 THEN 'user' ELSE 'assistant' END, ${content} FROM generate_series(1, $2::int) AS i`,
+      [sessionId, count],
+    );
+  }
+}
+
+/** Rows whose current version was written after the snapshot, per table, and how many transactions wrote them. */
+async function rowsWrittenSince(databaseUrl: string, snapshotXid: number): Promise<{ byTable: Record<string, number>; transactions: number }> {
+  const tables = await sql<{ tablename: string }>(databaseUrl, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations' ORDER BY 1");
+  const byTable: Record<string, number> = {};
+  const xids = new Set<string>();
+  for (const { tablename } of tables) {
+    const rows = await sql<{ x: string }>(databaseUrl, `SELECT xmin::text AS x FROM "${tablename}" WHERE xmin::text::bigint > $1`, [snapshotXid]);
+    byTable[tablename] = rows.length;
+    for (const row of rows) xids.add(row.x);
+  }
+  return { byTable, transactions: xids.size };
+}
+
+async function history(load: LoadGenerator): Promise<NonNullable<Results['history']>> {
+  const runs: HistoryRun[] = [];
+  const { sizes, repeats, tokens } = config.history;
+  await withTargets('history', async (targets) => {
+    for (const target of targets) await warmUp(load, target, tokens);
+    for (const priorMessages of sizes) {
+      for (const target of targets) {
+        const turnMs: number[] = [];
+        const rows: Record<string, number> = {};
+        let transactions = 0;
+        let tx: Histogram = new Map();
+        let promptMessages = 0;
+        let promptBytes = 0;
+        let contextBuild = target.name === 'floor' ? 'none (sends only the new message)' : 'not exposed by the service';
+        for (let i = 0; i < repeats; i++) {
+          const [sessionId] = await load.sessions(target.baseUrl, 1);
+          await insertHistory(target, sessionId, priorMessages);
+          const [{ xid }] = await sql<{ xid: string }>(target.databaseUrl, 'SELECT (txid_current() % 4294967296)::text AS xid');
+          const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
+          const result = await load.turns(turnsCommand(target.baseUrl, [sessionId], tokens, 0, 60_000));
+          if (result.completed !== 1) throw new Error(`${target.name} turn with ${priorMessages} prior messages did not complete: ${result.failureSamples.join('; ')}`);
+          turnMs.push(result.turnMs.p50);
+          const written = await rowsWrittenSince(target.databaseUrl, Number(xid));
+          for (const [table, n] of Object.entries(written.byTable)) rows[table] = (rows[table] ?? 0) + n;
+          transactions += written.transactions;
+          const llm = (await (await fetch(`http://127.0.0.1:${llmPort}/stats`)).json()) as { lastPrompt: { messages: number; bodyBytes: number } };
+          promptMessages = llm.lastPrompt.messages;
+          promptBytes = llm.lastPrompt.bodyBytes;
+          if (target.name === 'service') {
+            const metricsAfter = await scrapeMetrics(target);
+            tx = add(tx, subtract(parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'), parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation')));
+            const contextFamilies = metricFamilies(metricsAfter).filter((f) => /context|history/i.test(f.name) && f.kind === 'histogram');
+            if (contextFamilies.length) {
+              contextBuild = contextFamilies
+                .map((f) => {
+                  const delta = merged(subtract(parseHistogram(metricsAfter, f.name, ''), parseHistogram(metricsBefore, f.name, '')));
+                  return `${f.name}: ${delta.count ? ((delta.sum / delta.count) * 1000).toFixed(2) : '—'} ms`;
+                })
+                .join('; ');
+            }
+          }
+        }
+        turnMs.sort((a, b) => a - b);
+        runs.push({
+          target: target.name,
+          priorMessages,
+          turns: repeats,
+          turnMs: turnMs[Math.floor(turnMs.length / 2)],
+          rowsWritten: Object.fromEntries(Object.entries(rows).map(([t, n]) => [t, n / repeats])),
+          writeTransactions: transactions / repeats,
+          operations: [...tx.entries()].map(([operation, s]) => ({ operation, perTurn: s.count / repeats, meanMs: (s.sum / s.count) * 1000 })),
+          promptMessages,
+          promptBytes,
+          contextBuild,
+        });
+        progress(`  ${target.name}, ${priorMessages} prior messages: turn ${turnMs[0].toFixed(1)} ms, ${(transactions / repeats).toFixed(1)} write transactions`);
+      }
+    }
+  });
+  return { runs };
+}
+
+// ---------------------------------------------------------------- the run
+
+function machine(postgres: string, fdLimit: number): Results['machine'] {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown CPU',
+    memoryGiB: totalmem() / 1024 ** 3,
+    node: process.version,
+    postgres,
+    fdLimit,
+    os: `${platform()} ${release()}`,
+  };
+}
+
+function gitCommit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    return dirty ? `${sha} + uncommitted changes in src/ or migrations/` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function sectionOf<T>(name: string, run: () => Promise<T>): Promise<T | { error: string }> {
+  progress(name);
+  try {
+    return await run();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    progress(`${name} failed: ${message}`);
+    return { error: message.split('\n')[0] };
+  }
+}
+
+async function cleanUp(): Promise<void> {
+  killAllChildren();
+  if (database) {
+    await database.stop().catch(() => undefined);
+  } else if (serverUrl) {
+    for (const name of createdDatabases) await sql(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+  }
+  rmSync(runDir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const fdLimit = childFdLimit();
+  progress(`run folder ${runDir}; child processes may open ${fdLimit} files`);
+  if (process.env.BENCH_DATABASE_URL) {
+    serverUrl = process.env.BENCH_DATABASE_URL;
+  } else {
+    database = await EmbeddedDatabase.start({ dataDir: join(runDir, 'pg'), persistent: false, serverSettings: { max_connections: 200 } });
+    serverUrl = database.url;
+  }
+  const [{ server_version: version }] = await sql<{ server_version: string }>(serverUrl, 'SHOW server_version');
+  floorDatabaseUrl = await createDatabase('floor');
+  serviceDatabaseUrl = await createDatabase('service');
+  progress(`PostgreSQL ${version} ready`);
+
+  llmPort = await findFreePort();
+  const llm = startNode('llm-server', [join(here, 'llm-server.js'), '--port', String(llmPort)], { logDir, env: childEnv({}) });
+  await waitForHttp(`http://127.0.0.1:${llmPort}/health`, llm);
+  const load = new LoadGenerator(startNode('load', [join(here, 'load.js')], { logDir, env: childEnv({}), ipc: true }));
+
+  const results: Results = {
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    startedAt,
+    durationS: 0,
+    gitCommit: gitCommit(),
+    machine: machine(`PostgreSQL ${version}${database ? ' (embedded-postgres, default settings)' : ''}`, fdLimit),
+    setup: [
+      'Every process is a separate child of the runner, all on this machine and sharing its cores: PostgreSQL, the bench LLM server (`bench/llm-server.ts`), the load generator (`bench/load.ts`), and per scenario a fresh floor (`bench/floor-server.ts`) and a fresh service (`node dist/src/main.js`). Floor and service run their rounds alternately, never at the same time.',
+      `Service env: DB_POOL_SIZE=${POOL_SIZE}, MULTI_AGENT_MODE=false (one LLM call per turn, like the floor), LOG_LEVEL=warn, RATE_LIMIT_PER_MINUTE=100000000 (all load comes from one client), LLM_BASE_URL = the bench LLM server. The floor uses a \`pg\` Pool of ${POOL_SIZE} and the \`openai\` SDK against the same LLM server, each on its own database of the same PostgreSQL.`,
+      'The load generator opens one connection per turn before the turns start (128 connects at a time, so no SYN is dropped at the accept queue), then writes every request at once; times are from writing a request to its first `token` / its `done` frame. It parses the SSE bytes itself and does no work per event beyond counting.',
+      `Before measuring, each server gets a warm-up of ${config.warmUpTurns} turns.`,
+    ],
+    notes: [],
+    serviceProblem: null,
+  };
+
+  if (scenarios.has(1)) results.throughput = await sectionOf('scenario 1: throughput', () => throughput(load));
+  if (scenarios.has(2)) {
+    const measured = await sectionOf('scenario 2: concurrency', () => concurrency(load));
+    if ('error' in measured) {
+      results.concurrency = measured;
+      if (scenarios.has(4)) results.transactions = measured;
+    } else {
+      results.concurrency = measured.section;
+      if (scenarios.has(4)) results.transactions = measured.transactions;
+    }
+  }
+  if (scenarios.has(3)) results.openStreams = await sectionOf('scenario 3: open streams', () => openStreams(load, fdLimit));
+  if (scenarios.has(5)) results.history = await sectionOf('scenario 5: history growth', () => history(load));
+
+  results.serviceProblem = serviceProblem;
+  results.durationS = (Date.now() - t0) / 1000;
+  load.child.process.send({ cmd: 'exit' } satisfies LoadCommand);
+  await load.child.stop(5_000);
+  await llm.stop(5_000);
+  if (!args['no-write']) {
+    writeReport(args.output, results);
+    progress(`figures written to ${relative(process.cwd(), args.output) || args.output}`);
+  }
+}
+
+const deadline = setTimeout(() => {
+  process.stderr.write('bench: still running after 20 minutes, giving up\n');
+  void cleanUp().finally(() => process.exit(1));
+}, 20 * 60_000);
+deadline.unref();
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}, stopping every child process\n`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+process.on('exit', killAllChildren);
+
+main().then(
+  async () => {
+    await cleanUp();
+    progress('done');
+    process.exit(0);
+  },
+  async (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    await cleanUp();
+    process.exit(1);
+  },
+);

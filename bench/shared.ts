@@ -1,0 +1,93 @@
+/** What the benchmark's processes agree on: the token shape, the turn directive and the load generator's messages. */
+
+/** Every token of the bench LLM is four characters wide, so a client counts tokens from the text it received. */
+export const TOKEN_WIDTH = 4;
+
+/** `[bench tokens=N pace=M]` in a user message tells the bench LLM how to answer that turn. */
+export const DIRECTIVE = /\[bench ([^\]]*)\]/;
+
+/** A user message that asks the bench LLM for `tokens` tokens `paceMs` apart, held until `holdGate` is released. */
+export function turnContent(tokens: number, paceMs: number, holdGate?: string): string {
+  return `Please answer. [bench tokens=${tokens} pace=${paceMs}${holdGate ? ` hold=${holdGate}` : ''}]`;
+}
+
+export interface Summary {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles. */
+export function summarize(values: number[]): Summary {
+  if (values.length === 0) return { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return { count: sorted.length, mean: sum / sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[sorted.length - 1] };
+}
+
+export interface SessionsCommand {
+  cmd: 'sessions';
+  id: number;
+  baseUrl: string;
+  count: number;
+  concurrency: number;
+}
+
+export interface TurnsCommand {
+  cmd: 'turns';
+  id: number;
+  baseUrl: string;
+  sessionIds: string[];
+  content: string;
+  /** Tokens each turn should deliver; a stream that delivers another number (fewer, when held) counts as short. */
+  expectedTokens: number;
+  /** Held streams (see the LLM's `hold=`) deliver at least `expectedTokens`. */
+  held: boolean;
+  /** Connections are opened before the turns start, this many at a time. */
+  connectConcurrency: number;
+  /** Spread connections over 127.0.0.1 … 127.0.0.N so ephemeral ports never run short. */
+  sourceAddresses: number;
+  /** Give up (and report what did not finish) after this long. */
+  timeoutMs: number;
+}
+
+export type LoadCommand = SessionsCommand | TurnsCommand | { cmd: 'exit' };
+
+export interface TurnsResult {
+  turns: number;
+  /** `done` with status `completed`. */
+  completed: number;
+  doneStatuses: Record<string, number>;
+  /** Responses other than 200 text/event-stream, connection errors, streams cut before `done`. */
+  failures: number;
+  failureSamples: string[];
+  /** `event: error` frames. */
+  errorEvents: number;
+  /** Streams whose text was not exactly the expected number of tokens. */
+  shortStreams: number;
+  tokenFrames: number;
+  tokensDelivered: number;
+  /** From the first request written to the last `done`. */
+  wallMs: number;
+  turnMs: Summary;
+  firstTokenMs: Summary;
+  /** Most streams that had their first token and no `done` yet, at one moment. */
+  peakOpen: number;
+  /** When every stream was open at once (ms after the first request), or null. */
+  allOpenAtMs: number | null;
+  /** When every stream had had its first token or had ended (ms after the first request). */
+  allStartedAtMs: number | null;
+  timedOut: boolean;
+}
+
+export type LoadReply =
+  | { id: number; kind: 'sessions'; sessionIds: string[] }
+  /** Every stream has had its first token or has ended; `open` of them are open now. */
+  | { id: number; kind: 'started'; elapsedMs: number; open: number }
+  | { id: number; kind: 'turns'; result: TurnsResult }
+  | { id: number; kind: 'error'; message: string };
