@@ -17,6 +17,8 @@ export interface EmbeddedDatabaseOptions {
   serverSettings?: Record<string, string | number>;
   /** Delete the data when stopped (tests). */
   persistent?: boolean;
+  /** A fixed port (a restarted server keeps its address); a free one otherwise. */
+  port?: number;
   log?: (line: string) => void;
 }
 
@@ -51,7 +53,7 @@ export class EmbeddedDatabase {
 
   static async start(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
     const databaseDir = resolve(options.dataDir);
-    const port = await findFreePort();
+    const port = options.port ?? (await findFreePort());
     const output: string[] = [];
     const log = (chunk: unknown) => {
       const line = String(chunk).trim();
