@@ -53,9 +53,16 @@ function encodeCursor(at: string, id: string): string {
   return Buffer.from(`${at}|${id}`).toString('base64url');
 }
 
+/** `timestamptz::text` as PostgreSQL prints it, e.g. `2025-01-31 12:00:00.123456+00`; group 1 is the day. */
+const CURSOR_TIME = /^([1-9]\d{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?[+-](?:0\d|1[0-5])(?::[0-5]\d){0,2}$/;
+const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Only what PostgreSQL will accept: a forged cursor is a 400, never a query error. */
 function decodeCursor(cursor: string): { at: string; id: string } | undefined {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!at || !id || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(Date.parse(at.replace(' ', 'T')))) return undefined;
+  const day = CURSOR_TIME.exec(at ?? '')?.[1];
+  // Date rolls 31 April over to 1 May; PostgreSQL refuses it.
+  if (!day || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day || !CURSOR_ID.test(id ?? '')) return undefined;
   return { at, id };
 }
 
