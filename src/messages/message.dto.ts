@@ -36,7 +36,7 @@ export class ListMessagesQuery {
   limit?: number;
 
   @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page' })
-  @IsOptional() @IsString() @Matches(/^\d{1,19}$/, { message: 'after must be a cursor returned by this API' })
+  @IsOptional() @IsString() @Matches(/^\d{1,18}$/, { message: 'after must be a cursor returned by this API' }) // within bigint
   after?: string;
 }
 
