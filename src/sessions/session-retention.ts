@@ -1,0 +1,58 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
+import { Settings } from '../config/settings.js';
+import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+
+/** Sessions soft-deleted per micro-transaction, so one sweep never holds many row locks for long. */
+const BATCH_SIZE = 500;
+
+/**
+ * Soft-deletes sessions idle for longer than SESSION_TTL_HOURS. A session with a live lease (a turn
+ * running) is left alone; rows another transaction holds are skipped (SKIP LOCKED) and caught by a
+ * later sweep, so instances sweeping at the same time never wait on each other or on a turn.
+ */
+@Injectable()
+export class SessionRetention {
+  private readonly logger = new Logger(SessionRetention.name);
+
+  constructor(
+    private readonly uow: UnitOfWorkContext,
+    private readonly settings: Settings,
+  ) {}
+
+  @Interval('session-retention', 15 * 60_000)
+  async sweep(): Promise<void> {
+    try {
+      const expired = await this.expireIdleSessions();
+      if (expired > 0) this.logger.log({ msg: 'expired idle sessions', count: expired, ttlHours: this.settings.SESSION_TTL_HOURS });
+    } catch (error) {
+      this.logger.warn({ msg: 'session retention sweep failed', error: (error as Error).message });
+    }
+  }
+
+  /** Soft-deletes every session idle past the TTL; returns how many. */
+  async expireIdleSessions(): Promise<number> {
+    return this.uow.run('session_retention', async (uow) => {
+      let total = 0;
+      for (;;) {
+        const [rows] = await uow.transaction('expire_sessions', (m) =>
+          m.query(
+            `UPDATE sessions SET deleted_at = now(), updated_at = now()
+             WHERE id IN (
+               SELECT s.id FROM sessions s
+               WHERE s.deleted_at IS NULL
+                 AND s.last_activity_at < now() - make_interval(hours => $1)
+                 AND (s.active_turn_id IS NULL OR s.lease_expires_at < now())
+               ORDER BY s.last_activity_at
+               LIMIT $2
+               FOR UPDATE SKIP LOCKED)
+             RETURNING id`,
+            [this.settings.SESSION_TTL_HOURS, BATCH_SIZE],
+          ),
+        );
+        total += rows.length;
+        if (rows.length < BATCH_SIZE) return total;
+      }
+    });
+  }
+}
