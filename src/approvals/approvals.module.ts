@@ -1,10 +1,14 @@
 import { Module } from '@nestjs/common';
 import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { SessionsModule } from '../sessions/sessions.module.js';
 import { ApprovalPolicy } from './approval-policy.js';
+import { ApprovalsController } from './approvals.controller.js';
 import { ApprovalsService } from './approvals.service.js';
 
-/** The approval policy, pending approvals, decisions and expiry. */
+/** The approval policy, pending approvals, decisions and expiry (the expiry sweep writes tool messages, so MessagesModule provides it). */
 @Module({
+  imports: [SessionsModule],
+  controllers: [ApprovalsController],
   providers: [
     ApprovalPolicy,
     ApprovalsService,

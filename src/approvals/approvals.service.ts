@@ -30,6 +30,10 @@ export function approvalNotFound(id: string): NotFoundException {
   return new NotFoundException({ statusCode: 404, code: 'approval_not_found', message: `approval ${id} not found` });
 }
 
+export function approvalExpired(approval: Pick<ApprovalEntity, 'id' | 'expiresAt'>): GoneException {
+  return new GoneException({ statusCode: 410, code: 'approval_expired', message: `approval ${approval.id} expired at ${approval.expiresAt.toISOString()}` });
+}
+
 /** Pending approvals of risky tool calls, their decisions and their expiry. */
 @Injectable()
 export class ApprovalsService {
@@ -104,9 +108,7 @@ export class ApprovalsService {
     );
     if (!rows.length) {
       const current = await m.findOne(ApprovalEntity, { where: { id: approval.id } });
-      if (current?.status === 'pending' || current?.status === 'expired') {
-        throw new GoneException({ statusCode: 410, code: 'approval_expired', message: `approval ${approval.id} expired at ${current.expiresAt.toISOString()}` });
-      }
+      if (current?.status === 'pending' || current?.status === 'expired') throw approvalExpired(current);
       throw new ConflictException({ statusCode: 409, code: 'approval_decided', message: `approval ${approval.id} was already decided (${current?.status})` });
     }
     return Object.assign(new ApprovalEntity(), approval, {

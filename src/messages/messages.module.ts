@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { ApprovalExpiry } from '../approvals/approval-expiry.js';
 import { ApprovalsModule } from '../approvals/approvals.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { MessagesService } from './messages.service.js';
@@ -13,6 +14,7 @@ import { TurnsController } from './turns.controller.js';
   controllers: [TurnsController],
   providers: [
     MessagesService,
+    ApprovalExpiry,
     TurnRunner,
     TurnRecovery,
     makeGaugeProvider({ name: 'sse_streams_active', help: 'Turn streams running now' }),

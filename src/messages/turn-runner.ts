@@ -2,6 +2,7 @@ import {
   BadRequestException,
   BeforeApplicationShutdown,
   ConflictException,
+  GoneException,
   Injectable,
   Logger,
   NotFoundException,
@@ -17,9 +18,10 @@ import { AgentSwitch, AgentSwitches } from '../agents/agent-switches.js';
 import { classificationPrompt, classifyByKeywords, parseClassification } from '../agents/routing.js';
 import { ToolCallCheck } from '../agents/tool-call-check.js';
 import { isRuntimeTool } from '../agents/tools.js';
+import { ApprovalExpiry } from '../approvals/approval-expiry.js';
 import { ApprovalPolicy } from '../approvals/approval-policy.js';
 import type { ApprovalEntity } from '../approvals/approval.entity.js';
-import { ApprovalsService, Decision, toApprovalView } from '../approvals/approvals.service.js';
+import { approvalExpired, ApprovalsService, Decision, toApprovalView } from '../approvals/approvals.service.js';
 import { Settings } from '../config/settings.js';
 import { LlmClient } from '../llm/llm-client.js';
 import { LlmError } from '../llm/llm-errors.js';
@@ -90,6 +92,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
     private readonly switches: AgentSwitches,
     private readonly policy: ApprovalPolicy,
     private readonly approvals: ApprovalsService,
+    private readonly expiry: ApprovalExpiry,
     private readonly shutdown: ShutdownState,
     @InjectMetric('sse_streams_active') private readonly streamsActive: Gauge<string>,
     @InjectMetric('sse_stream_duration_seconds') private readonly streamDuration: Histogram<string>,
@@ -120,20 +123,25 @@ export class TurnRunner implements BeforeApplicationShutdown {
     if (approval?.status === 'pending') {
       throw conflict('awaiting_approval', `tool call ${input.toolCallId} is waiting for approval ${approval.id}`);
     }
+    if (approval?.status === 'expired') {
+      throw new GoneException({ statusCode: 410, code: 'approval_expired', message: `tool call ${input.toolCallId} was never approved: approval ${approval.id} expired` });
+    }
     const turn = await this.admit(owner, sessionId, 'tool_result');
     const content = input.error !== undefined ? `Error: ${input.error}${input.output ? `\n${input.output}` : ''}` : (input.output ?? '');
-    let stored: MessageEntity;
+    let stored: MessageEntity[];
     try {
-      [stored] = await turn.uow.transaction('save_tool_result', (m) =>
-        this.messages.append(m, sessionId, [{ role: 'tool', content, toolCallId: input.toolCallId, turnId: turn.id, agent: turn.agent }]),
-      );
+      // Expired approvals of the same answer are closed first, or the LLM would wait for them forever.
+      stored = await turn.uow.transaction('save_tool_result', async (m) => [
+        ...(await this.expiry.closeExpired(m, sessionId, { turnId: turn.id, agent: turn.agent })),
+        ...(await this.messages.append(m, sessionId, [{ role: 'tool', content, toolCallId: input.toolCallId, turnId: turn.id, agent: turn.agent }])),
+      ]);
     } catch (error) {
       await this.finish(turn, 'failed', 'tool result refused');
       if (isUniqueViolation(error)) throw conflict('tool_result_exists', `tool call ${input.toolCallId} already has a result`);
       throw error;
     }
     return this.stream(turn, async (t) => {
-      t.emit({ type: 'message', data: { message: toMessageView(stored) } });
+      for (const message of stored) t.emit({ type: 'message', data: { message: toMessageView(message) } });
       return this.afterResults(t);
     });
   }
@@ -147,24 +155,28 @@ export class TurnRunner implements BeforeApplicationShutdown {
   ): Promise<Observable<TurnEvent>> {
     await this.sessions.get(owner, sessionId);
     const approval = await this.approvals.get(sessionId, approvalId);
+    // Refused before the turn starts: its transaction would close the expired approvals and then roll that back.
+    if (approval.status === 'pending' && approval.expiresAt <= new Date()) throw approvalExpired(approval);
     if (input.decision === 'edit') {
       const verdict = this.toolCheck.validateArguments(approval.toolName, input.arguments ?? {});
       if (!verdict.ok) throw new BadRequestException({ statusCode: 400, code: 'invalid_arguments', message: `arguments: ${verdict.reason}` });
     }
     const turn = await this.admit(owner, sessionId, 'approval');
     let decided: ApprovalEntity;
-    let rejection: MessageEntity | undefined;
+    let results: MessageEntity[];
     try {
-      ({ decided, rejection } = await turn.uow.transaction('update_approval', async (m) => {
+      ({ decided, results } = await turn.uow.transaction('update_approval', async (m) => {
+        // Other approvals of the same answer that expired are closed first, or the LLM would wait for them forever.
+        const expired = await this.expiry.closeExpired(m, sessionId, { turnId: turn.id, agent: turn.agent });
         const decided = await this.approvals.decide(m, approval, input.decision, {
           approvedArguments: input.decision === 'edit' ? input.arguments : undefined,
           feedback: input.feedback,
         });
-        if (input.decision !== 'reject') return { decided };
-        const [rejection] = await this.messages.append(m, sessionId, [
+        if (input.decision !== 'reject') return { decided, results: expired };
+        const rejection = await this.messages.append(m, sessionId, [
           { role: 'tool', toolCallId: approval.toolCallId, turnId: turn.id, agent: turn.agent, content: `rejected by the user: ${input.feedback?.trim() || 'no reason given'}` },
         ]);
-        return { decided, rejection };
+        return { decided, results: [...expired, ...rejection] };
       }));
     } catch (error) {
       await this.finish(turn, 'failed', 'decision refused');
@@ -172,10 +184,8 @@ export class TurnRunner implements BeforeApplicationShutdown {
     }
     this.approvals.decisionCounted(decided);
     return this.stream(turn, async (t) => {
-      if (rejection) {
-        t.emit({ type: 'message', data: { message: toMessageView(rejection) } });
-        return this.afterResults(t);
-      }
+      for (const message of results) t.emit({ type: 'message', data: { message: toMessageView(message) } });
+      if (decided.status === 'rejected') return this.afterResults(t);
       const args = decided.approvedArguments ?? decided.arguments;
       t.emit({ type: 'tool_call', data: { toolCallId: decided.toolCallId, name: decided.toolName, arguments: args } });
       return this.waitingStatus(t);
