@@ -3,8 +3,11 @@ import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { requireApiKey } from './auth/api-key.guard.js';
+import { ApiKeys } from './auth/api-keys.js';
 import { Settings } from './config/settings.js';
 
 /** Builds the whole service from validated settings; `main.ts` and the tests share it. */
@@ -14,6 +17,9 @@ export async function createApp(settings: Settings): Promise<NestExpressApplicat
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  // Helmet's defaults suit Swagger UI (its scripts are served from /docs, its styles are inline),
+  // except upgrade-insecure-requests, which breaks the UI on a plain-http address other than localhost.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
@@ -25,8 +31,10 @@ export async function createApp(settings: Settings): Promise<NestExpressApplicat
       .setDescription('Conversations with a team of LLM agents, streamed over Server-Sent Events.')
       .setVersion('1')
       .addBearerAuth()
+      .addSecurityRequirements('bearer')
       .build(),
   );
+  if (!settings.DOCS_PUBLIC) app.use(['/docs', '/docs-json', '/docs-yaml'], requireApiKey(app.get(ApiKeys)));
   SwaggerModule.setup('docs', app, document);
   return app;
 }

@@ -136,6 +136,18 @@ export class Settings {
 
 export class InvalidSettingsError extends Error {}
 
+/** Settings that carry keys or passwords: a validation message never repeats their value. */
+const SECRET_SETTINGS = new Set(['API_KEYS', 'LLM_API_KEY', 'DATABASE_URL']);
+
+/** Keys must be unique and owners fit `sessions.owner`; a pair is named by position, never by its key. */
+function apiKeyProblems(apiKeys: string): string[] {
+  const pairs = apiKeys.split(',').map((pair) => pair.split(':'));
+  return pairs.flatMap(([key, owner], index) => [
+    ...(pairs.findIndex(([other]) => other === key) < index ? [`API_KEYS: pair ${index + 1} repeats an earlier key`] : []),
+    ...(owner.length > 200 ? [`API_KEYS: the owner of pair ${index + 1} is longer than 200 characters`] : []),
+  ]);
+}
+
 /** Reads and validates the settings; throws naming every bad setting and why. */
 export function loadSettings(env: Record<string, string | undefined>): Settings {
   const known = Object.keys(new Settings());
@@ -147,8 +159,11 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   const settings = plainToInstance(Settings, raw);
   const errors = validateSync(settings, { forbidUnknownValues: false });
   const problems = errors.flatMap((e) =>
-    Object.values(e.constraints ?? {}).map((message) => `${e.property}=${JSON.stringify(raw[e.property])}: ${message}`),
+    Object.values(e.constraints ?? {}).map((message) =>
+      SECRET_SETTINGS.has(e.property) ? `${e.property} (value not shown): ${message}` : `${e.property}=${JSON.stringify(raw[e.property])}: ${message}`,
+    ),
   );
+  if (settings.API_KEYS && !errors.some((e) => e.property === 'API_KEYS')) problems.push(...apiKeyProblems(settings.API_KEYS));
   if (settings.NODE_ENV === 'production' && !settings.API_KEYS) {
     problems.push('API_KEYS: must be set when NODE_ENV=production (the service refuses to run open in production)');
   }

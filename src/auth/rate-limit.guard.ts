@@ -1,0 +1,42 @@
+import { ExecutionContext, HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions } from '@nestjs/throttler';
+import { createHash } from 'node:crypto';
+import { Settings } from '../config/settings.js';
+import { HealthController } from '../observability/health.controller.js';
+import type { AuthenticatedRequest } from './api-key.guard.js';
+
+/** `RATE_LIMIT_PER_MINUTE` requests a minute; one excess request blocks the caller for a minute. */
+export function rateLimitOptions(settings: Settings): ThrottlerModuleOptions {
+  return { throttlers: [{ name: 'default', ttl: 60_000, limit: settings.RATE_LIMIT_PER_MINUTE }] };
+}
+
+/**
+ * One request budget per API key across all routes (per client IP when the service runs open or
+ * the route is public and no key was sent), so one owner's traffic never spends another's. Runs
+ * after `ApiKeyGuard`, which tells it the key. Health checks are never limited.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    return context.getType() !== 'http' || context.getClass() === HealthController;
+  }
+
+  protected override async getTracker(req: AuthenticatedRequest): Promise<string> {
+    return req.caller ? `key:${req.caller.keyId}` : `ip:${await super.getTracker(req)}`;
+  }
+
+  protected override generateKey(_context: ExecutionContext, tracker: string, throttlerName: string): string {
+    return createHash('sha256').update(`${throttlerName}|${tracker}`).digest('hex');
+  }
+
+  protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    throw new HttpException(
+      {
+        statusCode: 429,
+        code: 'rate_limited',
+        message: `more than ${detail.limit} requests a minute; retry after ${detail.timeToBlockExpire} s`,
+      },
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+  }
+}
