@@ -340,19 +340,21 @@ export class TurnRunner implements BeforeApplicationShutdown {
     const clientGone = turn.uow.signal.aborted;
     let status: DoneStatus;
     let error: string | undefined;
+    // Told after the partial answer's `message`, so that `error` comes right before `done`.
+    let notice: TurnEvent | undefined;
     if (turn.stop.signal.aborted || clientGone || failure instanceof StreamEndedError) {
       status = !clientGone && stopReason === 'cancelled' ? 'cancelled' : 'interrupted';
       error = clientGone ? 'the client went away' : stopReason;
     } else if (failure instanceof LlmError) {
       status = 'failed';
       error = failure.message;
-      turn.emit({ type: 'error', data: { code: failure.code, message: failure.message } });
+      notice = { type: 'error', data: { code: failure.code, message: failure.message } };
     } else {
       status = 'failed';
       error = 'internal error';
       this.logger.error({ msg: 'turn failed', turnId: turn.id, err: failure });
       const code = isConnectionError(failure) ? 'database_unavailable' : 'internal_error';
-      turn.emit({ type: 'error', data: { code, message: code === 'database_unavailable' ? 'The database is unavailable.' : 'The turn failed unexpectedly.' } });
+      notice = { type: 'error', data: { code, message: code === 'database_unavailable' ? 'The database is unavailable.' : 'The turn failed unexpectedly.' } };
     }
     if (turn.partial) {
       const text = turn.partial;
@@ -366,6 +368,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
         this.logger.error({ msg: 'could not save an interrupted answer', turnId: turn.id, error: (saveError as Error).message });
       }
     }
+    if (notice) turn.emit(notice);
     return { status, error };
   }
 
