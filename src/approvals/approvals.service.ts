@@ -51,9 +51,10 @@ export class ApprovalsService {
     m: EntityManager,
     input: { sessionId: string; turnId: string; messageId: string; toolCallId: string; toolName: string; args: Record<string, unknown>; reason: string },
   ): Promise<ApprovalEntity> {
+    // clock_timestamp(), not now(): the calls of one answer are held in one transaction and are listed in their order.
     const rows: Array<{ id: string; expiresAt: Date; createdAt: Date }> = await m.query(
-      `INSERT INTO approvals (session_id, turn_id, message_id, tool_call_id, tool_name, arguments, reason, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
+      `INSERT INTO approvals (session_id, turn_id, message_id, tool_call_id, tool_name, arguments, reason, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp(), clock_timestamp() + make_interval(secs => $8))
        RETURNING id, expires_at AS "expiresAt", created_at AS "createdAt"`,
       [input.sessionId, input.turnId, input.messageId, input.toolCallId, input.toolName, input.args, input.reason, this.settings.APPROVAL_TTL_SECONDS],
     );
