@@ -148,6 +148,17 @@ describe('approvals of risky tool calls', () => {
     expect(approval.approvedArguments).toBeUndefined();
   });
 
+  it('documents the listing in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${t.baseUrl}/docs-json`)).json()) as {
+      paths: Record<string, Record<string, { tags: string[]; parameters: Array<{ name: string; in: string }>; responses: Record<string, { content?: Record<string, { schema: { $ref: string } }> }> }>>;
+    };
+    const operation = doc.paths['/v1/sessions/{id}/approvals'].get;
+    expect(operation.tags).toEqual(['approvals']);
+    expect(operation.parameters.map((p) => `${p.in}:${p.name}`).sort()).toEqual(['path:id', 'query:status']);
+    expect(operation.responses['200'].content!['application/json'].schema.$ref).toBe('#/components/schemas/ApprovalList');
+    expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['400', '404']));
+  });
+
   it('keeps pending approvals across a restart of the service', async () => {
     const { id, approvalId } = await held();
     await t.close();
