@@ -6,14 +6,13 @@ import {
   ConsecutiveBreaker,
   ExponentialBackoff,
   circuitBreaker,
-  handleAll,
   handleWhen,
   retry,
   RetryPolicy,
 } from 'cockatiel';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { Settings } from '../config/settings.js';
-import { classifyLlmError, isRetryable, LlmError, LlmTimeoutError } from './llm-errors.js';
+import { classifyLlmError, isRetryable, LlmCallAborted, LlmError, LlmTimeoutError } from './llm-errors.js';
 import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
 
 const CIRCUIT_STATE: Record<CircuitState, number> = {
@@ -53,7 +52,8 @@ export class LlmClient {
     @InjectMetric('llm_circuit_state') private readonly circuit: Gauge<string>,
   ) {
     this.labels = { gen_ai_provider_name: provider.name, gen_ai_request_model: provider.model };
-    this.breaker = circuitBreaker(handleAll, {
+    // A turn that stopped while waiting is no failure of the provider.
+    this.breaker = circuitBreaker(handleWhen((error) => !(error instanceof LlmCallAborted)), {
       halfOpenAfter: settings.LLM_BREAKER_COOLDOWN_MS,
       breaker: new ConsecutiveBreaker(settings.LLM_BREAKER_THRESHOLD),
     });
@@ -112,8 +112,12 @@ export class LlmClient {
     }
   }
 
+  /**
+   * Opens the stream through the breaker and the retries, and gives up as soon as the turn stops:
+   * cockatiel's wait between attempts does not listen to the signal.
+   */
   private open(request: LlmRequest): Promise<OpenStream> {
-    return this.breaker.execute(() =>
+    const opening = this.breaker.execute(() =>
       this.retryPolicy.execute(async () => {
         const controller = new AbortController();
         const idle = setTimeout(
@@ -121,6 +125,7 @@ export class LlmClient {
           this.settings.LLM_IDLE_TIMEOUT_MS,
         );
         try {
+          request.signal.throwIfAborted();
           const iterator = this.provider
             .stream({ ...request, signal: AbortSignal.any([request.signal, controller.signal]) })
             [Symbol.asyncIterator]();
@@ -128,11 +133,23 @@ export class LlmClient {
           return { iterator, first, controller, idle };
         } catch (error) {
           clearTimeout(idle);
-          if (request.signal.aborted) throw request.signal.reason;
+          if (request.signal.aborted) throw new LlmCallAborted();
           const reason: unknown = controller.signal.reason;
           throw reason instanceof LlmError ? reason : classifyLlmError(error);
         }
       }, request.signal),
     );
+    return new Promise<OpenStream>((resolve, reject) => {
+      const stopped = () => reject(request.signal.reason);
+      request.signal.addEventListener('abort', stopped, { once: true });
+      opening
+        .then((open) => {
+          if (!request.signal.aborted) return resolve(open);
+          // Opened just as the turn stopped: nobody will read it.
+          clearTimeout(open.idle);
+          open.controller.abort();
+        }, reject)
+        .finally(() => request.signal.removeEventListener('abort', stopped));
+    });
   }
 }

@@ -24,6 +24,9 @@ export class LlmTimeoutError extends LlmError {
   }
 }
 
+/** The turn stopped (cancel, client gone, shutdown) while its call was being opened: says nothing of the provider. */
+export class LlmCallAborted extends Error {}
+
 export function classifyLlmError(error: unknown): LlmError {
   if (error instanceof LlmError) return error;
   if (error instanceof BrokenCircuitError) {
