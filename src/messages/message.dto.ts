@@ -7,7 +7,7 @@ export const MAX_CONTENT_LENGTH = 100_000;
 
 export class PostMessageDto {
   @ApiProperty({ maxLength: MAX_CONTENT_LENGTH, example: 'Explain what this project does' })
-  @IsString() @MinLength(1) @MaxLength(MAX_CONTENT_LENGTH)
+  @IsString() @MinLength(1) @MaxLength(MAX_CONTENT_LENGTH) @Matches(/\S/, { message: 'content must not be blank' })
   content: string;
 
   @ApiPropertyOptional({ example: 'coder', description: 'Hand this message straight to this agent' })

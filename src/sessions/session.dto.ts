@@ -14,7 +14,7 @@ export class CreateSessionDto {
 
 export class UpdateSessionDto {
   @ApiProperty({ maxLength: 200, example: 'Parser refactoring' })
-  @IsString() @MinLength(1) @MaxLength(200)
+  @IsString() @MinLength(1) @MaxLength(200) @Matches(/\S/, { message: 'title must not be blank' })
   title: string;
 }
 
