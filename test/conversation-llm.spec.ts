@@ -1,10 +1,12 @@
 import { expect } from 'expect';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startApp, TestApp } from './support/app.js';
-import { api, createSession } from './support/conversation.js';
+import { api, createSession, streamInBackground } from './support/conversation.js';
 import { query } from './support/database.js';
 import { OpenAiStub, StubReply } from './support/openai-stub.js';
-import { doneOf, eventsOf, postStream, StreamResult } from './support/sse.js';
+import { doneOf, eventsOf, eventually, postStream, StreamResult } from './support/sse.js';
 
 const STUB_ENV = { LLM_API_KEY: 'x', LLM_MODEL: 'stub', MULTI_AGENT_MODE: 'false' };
 
@@ -146,8 +148,71 @@ describe('conversations: a resilient LLM', () => {
     });
   });
 
+  describe('stopping a turn before the first token', () => {
+    const s = withService({ LLM_RETRY_BASE_MS: '3000', LLM_MAX_RETRIES: '3', LLM_BREAKER_THRESHOLD: '2' });
+
+    it('does not count cancels and clients that left as provider failures: the circuit stays closed', async () => {
+      s.script({ text: 'slow to start', delayMs: 1_500 });
+      for (let i = 0; i < 2; i++) {
+        const id = await createSession(s.t.baseUrl);
+        const requested = s.stub.requests.length;
+        const running = streamInBackground(`${s.t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Hello?' }, (e) => e.event === 'message');
+        await running.reached;
+        await eventually(async () => s.stub.requests.length > requested);
+        expect((await api(s.t.baseUrl, 'POST', `/v1/sessions/${id}/cancel`)).body).toEqual({ cancelled: true });
+        expect(doneOf(await running.result).status).toBe('cancelled');
+      }
+      const id = await createSession(s.t.baseUrl);
+      const requested = s.stub.requests.length;
+      const leaving = postStream(`${s.t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Bye' }, { stopWhen: () => s.stub.requests.length > requested });
+      await leaving;
+      await eventually(async () => s.stub.requests[requested]?.aborted);
+
+      s.script({ text: 'Still here.' });
+      const result = await s.turn('Is the provider considered down?');
+      expect(eventsOf(result, 'error')).toEqual([]);
+      expect(doneOf(result).status).toBe('completed');
+    });
+
+    it('stops waiting for the next attempt: done{cancelled} at once, no further request', async () => {
+      s.script({ status: 503 });
+      const id = await createSession(s.t.baseUrl);
+      const requested = s.stub.requests.length;
+      const running = streamInBackground(`${s.t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Hello?' }, (e) => e.event === 'message');
+      await running.reached;
+      await eventually(async () => s.stub.requests.length > requested);
+      const cancelledAt = Date.now();
+      expect((await api(s.t.baseUrl, 'POST', `/v1/sessions/${id}/cancel`)).body).toEqual({ cancelled: true });
+      const result = await running.result;
+      expect(Date.now() - cancelledAt).toBeLessThan(1_000);
+      expect(doneOf(result).status).toBe('cancelled');
+      expect(eventsOf(result, 'error')).toEqual([]);
+      expect(s.stub.requests.length).toBe(requested + 1);
+    });
+  });
+
   describe('timeouts', () => {
-    const s = withService({ LLM_IDLE_TIMEOUT_MS: '300', LLM_MAX_RETRIES: '1', LLM_RETRY_BASE_MS: '10' });
+    const s = withService({ LLM_IDLE_TIMEOUT_MS: '300', LLM_MAX_RETRIES: '1', LLM_RETRY_BASE_MS: '10', LLM_TIMEOUT_MS: '1500' });
+    /** A provider that sends one chunk and then nothing, keeping the connection open. */
+    const stalling = { server: createServer(), requests: 0, aborted: 0, url: '' };
+
+    before(async () => {
+      stalling.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        stalling.requests++;
+        req.resume();
+        res.on('close', () => {
+          if (!res.writableFinished) stalling.aborted++;
+        });
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 0, model: 'stub', choices: [{ index: 0, delta: { content: 'Half ' }, finish_reason: null }] })}\n\n`);
+      });
+      await new Promise<void>((resolve) => stalling.server.listen(0, '127.0.0.1', resolve));
+      stalling.url = `http://127.0.0.1:${(stalling.server.address() as AddressInfo).port}/v1`;
+    });
+    after(async () => {
+      stalling.server.closeAllConnections();
+      await new Promise((resolve) => stalling.server.close(resolve));
+    });
 
     it('gives up on a provider that goes silent: error llm_timeout, done{failed}, the requests aborted', async () => {
       s.script({ text: 'far too slow', delayMs: 1_000 });
@@ -162,6 +227,36 @@ describe('conversations: a resilient LLM', () => {
 
       s.script({ text: 'Fast now.' });
       expect(doneOf(await s.turn('Better?', result.sessionId)).status).toBe('completed');
+    });
+
+    it('gives up on a stream that goes silent after its first token, without a retry, keeping what was said', async () => {
+      const service = await startApp({ ...STUB_ENV, LLM_BASE_URL: stalling.url, LLM_IDLE_TIMEOUT_MS: '300', LLM_RETRY_BASE_MS: '10' });
+      try {
+        const id = await createSession(service.baseUrl);
+        const started = Date.now();
+        const result = await postStream(`${service.baseUrl}/v1/sessions/${id}/messages`, { content: 'Go on' });
+        expect(Date.now() - started).toBeLessThan(1_500);
+        expect(eventsOf(result, 'token').map((e) => e.data.delta)).toEqual(['Half ']);
+        expectFailed(result, 'llm_timeout');
+        expect(stalling.requests).toBe(1);
+        await eventually(async () => stalling.aborted === 1);
+        const rows = await query(service.databaseUrl, `SELECT role, content, status FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);
+        expect(rows[1]).toEqual({ role: 'assistant', content: 'Half ', status: 'interrupted' });
+      } finally {
+        await service.close();
+      }
+    });
+
+    it('bounds the whole answer by LLM_TIMEOUT_MS even while tokens keep coming', async () => {
+      s.script({ text: Array.from({ length: 40 }, (_, i) => `t${i} `), delayMs: 100 });
+      const started = Date.now();
+      const result = await s.turn('Talk forever');
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(1_400);
+      expect(elapsed).toBeLessThan(2_500);
+      expect(eventsOf(result, 'token').length).toBeGreaterThan(5);
+      expectFailed(result, 'llm_timeout');
+      expect(s.stub.requests[s.stub.requests.length - 1].aborted).toBe(true);
     });
   });
 });

@@ -202,6 +202,23 @@ describe('conversations: one turn at a time, leases, cancel', () => {
     });
   });
 
+  describe('deleting a session during its turn', () => {
+    it('stops the turn within the lease renewal: done{interrupted}, the LLM request aborted, 404 from then on', async () => {
+      stub.reply({ text: words(100), delayMs: 50 });
+      const { id, running, request } = await runningTurn();
+      const deletedAt = Date.now();
+      expect((await fetch(`${t.baseUrl}/v1/sessions/${id}`, { method: 'DELETE' })).status).toBe(204);
+      const result = await running.result;
+      expect(Date.now() - deletedAt).toBeLessThan(2_000);
+      expect(doneOf(result).status).toBe('interrupted');
+      await eventually(async () => request()?.aborted);
+      const [turn] = await query(t.databaseUrl, `SELECT status FROM turns WHERE id = $1`, [doneOf(result).turnId]);
+      expect(turn.status).toBe('interrupted');
+      expect((await api(t.baseUrl, 'GET', `/v1/sessions/${id}`)).status).toBe(404);
+      expect((await postStream(messagesUrl(id), { content: 'hello?' })).status).toBe(404);
+    });
+  });
+
   describe('across instances on one database', () => {
     let second: TestApp;
     before(async () => {

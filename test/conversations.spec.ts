@@ -61,7 +61,7 @@ describe('conversations: sessions, history, stream format, limits', () => {
       expect(Object.keys(res.body).sort()).toEqual(SESSION_KEYS);
       expect(res.body.title).toBe('Renamed');
       expect((await api(t.baseUrl, 'GET', `/v1/sessions/${id}`)).body.title).toBe('Renamed');
-      for (const bad of [{}, { title: '' }, { title: 42 }, { title: 'x'.repeat(201) }]) {
+      for (const bad of [{}, { title: '' }, { title: '   ' }, { title: 42 }, { title: 'x'.repeat(201) }]) {
         const refused = await api(t.baseUrl, 'PATCH', `/v1/sessions/${id}`, bad);
         expect(refused.status).toBe(400);
         expect(JSON.stringify(refused.body.message)).toContain('title');
@@ -318,6 +318,7 @@ describe('conversations: sessions, history, stream format, limits', () => {
       for (const [body, field] of [
         [{}, 'content'],
         [{ content: '' }, 'content'],
+        [{ content: ' \n\t ' }, 'content'],
         [{ content: 42 }, 'content'],
         [{ content: ['a'] }, 'content'],
         [{ content: 'hi', agentType: 'nobody' }, 'agentType'],
@@ -357,6 +358,20 @@ describe('conversations: sessions, history, stream format, limits', () => {
       expect(res.status).toBe(413);
       const session = await api(t.baseUrl, 'POST', '/v1/sessions', { title: 'b'.repeat(1_100_000) });
       expect(session.status).toBe(413);
+    });
+
+    it('refuses bodies of the wrong shape with 400, never 500', async () => {
+      const id = await createSession(t.baseUrl);
+      for (const body of ['[]', '[{"content":"x"}]', 'null', '"just a string"', '42', '{"content":null}', '{"content":{"text":"x"}}', '{"content":"nul \\u0000 byte"}']) {
+        const res = await api(t.baseUrl, 'POST', `/v1/sessions/${id}/messages`, body);
+        expect({ body, status: res.status }).toEqual({ body, status: 400 });
+        expect(res.contentType).toMatch(/^application\/json/);
+      }
+      for (const body of ['[]', 'null', '{"title":["x"]}', '{"agentType":null,"title":{}}']) {
+        const res = await api(t.baseUrl, 'POST', '/v1/sessions', body);
+        expect({ body, status: res.status }).toEqual({ body, status: 400 });
+      }
+      expect((await api(t.baseUrl, 'GET', `/v1/sessions/${id}`)).body.messageCount).toBe(0);
     });
 
     it('refuses unknown fields with 400 naming the field', async () => {
