@@ -2,11 +2,12 @@
  * The load generator: a child process of `bench/run.ts`, driven over IPC, so that the client work
  * does not share an event loop with the server it measures.
  *
- * A turns run first opens one TCP connection per turn (a bounded number of connects at a time, so
- * the accept queue of the server never overflows into SYN retries), then writes every request at
- * once and reads each SSE stream incrementally: frames are split on blank lines, `token` frames are
- * counted and their deltas measured, the first token and `done` are timestamped. No timers and no
- * logging per event.
+ * A turns run either starts every turn at once — it first opens one TCP connection per turn (a
+ * bounded number of connects at a time, so the accept queue of the server never overflows into SYN
+ * retries), then writes every request — or ramps: at most `startConcurrency` turns waiting for their
+ * first token, each connecting when its turn comes. Each SSE stream is read incrementally: frames
+ * are split on blank lines, `token` frames are counted and their deltas measured, the first token
+ * and `done` are timestamped. No timers and no logging per event.
  */
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -66,29 +67,31 @@ async function createSessions(command: SessionsCommand): Promise<string[]> {
   return ids;
 }
 
+function connectSocket(url: URL, index: number, sourceAddresses: number): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const socket = connect({
+      host: url.hostname,
+      port: Number(url.port),
+      localAddress: `127.0.0.${1 + (index % sourceAddresses)}`,
+      noDelay: true,
+    });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      // The request that takes the socket over reports its errors; until then one must not crash us.
+      socket.on('error', () => {});
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
 async function openConnections(url: URL, count: number, concurrency: number, sourceAddresses: number): Promise<Socket[]> {
   const sockets: Socket[] = new Array(count);
   let next = 0;
-  const connectOne = (index: number) =>
-    new Promise<Socket>((resolve, reject) => {
-      const socket = connect({
-        host: url.hostname,
-        port: Number(url.port),
-        localAddress: `127.0.0.${1 + (index % sourceAddresses)}`,
-        noDelay: true,
-      });
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        // The request that takes the socket over reports its errors; until then one must not crash us.
-        socket.on('error', () => {});
-        resolve(socket);
-      });
-      socket.once('error', reject);
-    });
   const worker = async () => {
     while (next < count) {
       const index = next++;
-      sockets[index] = await connectOne(index);
+      sockets[index] = await connectSocket(url, index, sourceAddresses);
     }
   };
   try {
@@ -103,7 +106,9 @@ async function openConnections(url: URL, count: number, concurrency: number, sou
 async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
   const url = new URL(command.baseUrl);
   const n = command.sessionIds.length;
-  const sockets = await openConnections(url, n, command.connectConcurrency, command.sourceAddresses);
+  const ramped = command.startConcurrency < n;
+  // All at once: every connection is open before the first request. Ramped: each turn connects when its turn comes.
+  const sockets: Socket[] = ramped ? new Array(n) : await openConnections(url, n, command.connectConcurrency, command.sourceAddresses);
   const body = JSON.stringify({ content: command.content });
   const headers = {
     'content-type': 'application/json',
@@ -115,6 +120,7 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
   const turnMs: number[] = [];
   const firstTokenMs: number[] = [];
   const doneStatuses: Record<string, number> = {};
+  const errorCodes: Record<string, number> = {};
   const failureSamples: string[] = [];
   let completed = 0;
   let failures = 0;
@@ -130,8 +136,14 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
   let started = 0;
   let lastDoneAt = 0;
 
+  let launched = 0;
+  let starting = 0;
   // Counts streams that had their first token or ended; tells the runner once all have.
   const markStarted = () => {
+    if (ramped) {
+      starting--;
+      launchMore();
+    }
     if (++started === n) {
       allStartedAtMs = performance.now() - startedAt;
       send({ id: command.id, kind: 'started', elapsedMs: allStartedAtMs, open });
@@ -140,12 +152,19 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
 
   const fail = (message: string) => {
     failures++;
-    if (failureSamples.length < 5) failureSamples.push(message);
+    if (failureSamples.length < 5 && !failureSamples.includes(message)) failureSamples.push(message);
   };
 
   let resolveAll!: () => void;
   const allFinished = new Promise<void>((resolve) => (resolveAll = resolve));
   const startedAt = performance.now();
+
+  /** A turn that never got to send its request. */
+  const abandon = (message: string) => {
+    fail(message);
+    markStarted();
+    if (++finished === n) resolveAll();
+  };
 
   const runOne = (index: number) => {
     const socket = sockets[index];
@@ -153,6 +172,7 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
     let streamChars = 0;
     let firstTokenAt = 0;
     let done = false;
+    let completedTurn = false;
     let settled = false;
     const settle = (problem?: string) => {
       if (settled) return;
@@ -160,7 +180,7 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
       if (firstTokenAt && !done) open--;
       if (!firstTokenAt) markStarted();
       if (problem) fail(problem);
-      else if (command.held ? streamChars < expectedChars : streamChars !== expectedChars) shortStreams++;
+      else if (completedTurn && (command.held ? streamChars < expectedChars : streamChars !== expectedChars)) shortStreams++;
       if (++finished === n) resolveAll();
     };
 
@@ -190,10 +210,14 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
         turnMs.push(lastDoneAt - t0);
         const status = (JSON.parse(data) as { status?: string }).status ?? 'none';
         doneStatuses[status] = (doneStatuses[status] ?? 0) + 1;
-        if (status === 'completed') completed++;
+        if (status === 'completed') {
+          completed++;
+          completedTurn = true;
+        }
       } else if (event === 'error') {
         errorEvents++;
-        if (failureSamples.length < 5) failureSamples.push(`error event: ${data.slice(0, 200)}`);
+        const code = (JSON.parse(data) as { code?: string }).code ?? 'none';
+        errorCodes[code] = (errorCodes[code] ?? 0) + 1;
       }
     };
 
@@ -234,21 +258,47 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
     req.end(body);
   };
 
-  for (let i = 0; i < n; i++) runOne(i);
-
   let timedOut = false;
+  let stopStarting = false;
+  function launchMore(): void {
+    while (!stopStarting && launched < n && starting < command.startConcurrency) {
+      const index = launched++;
+      starting++;
+      connectSocket(url, index, command.sourceAddresses).then(
+        (socket) => {
+          sockets[index] = socket;
+          runOne(index);
+        },
+        (error: Error) => abandon(`connect error: ${error.message}`),
+      );
+    }
+  }
+  const abandonUnstarted = (why: string) => {
+    stopStarting = true;
+    while (launched < n) {
+      launched++;
+      abandon(why);
+    }
+  };
+  if (ramped) launchMore();
+  else for (let i = 0; i < n; i++) runOne(i);
+
+  const startLimit = setTimeout(() => abandonUnstarted('not started: the server took streams too slowly'), command.startWithinMs);
   const watchdog = setTimeout(() => {
     timedOut = true;
-    for (const socket of sockets) socket.destroy();
+    for (const socket of sockets) socket?.destroy();
+    abandonUnstarted('not started before the time limit');
   }, command.timeoutMs);
   await allFinished;
   clearTimeout(watchdog);
-  for (const socket of sockets) socket.destroy();
+  clearTimeout(startLimit);
+  for (const socket of sockets) socket?.destroy();
 
   return {
     turns: n,
     completed,
     doneStatuses,
+    errorCodes,
     failures,
     failureSamples,
     errorEvents,

@@ -1,5 +1,6 @@
 /** Renders the benchmark's figures as the generated part of BENCHMARKS.md. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { CpuSplit } from './cpu.js';
 import type { Summary, TurnsResult } from './shared.js';
 
 export type TargetName = 'floor' | 'service';
@@ -19,7 +20,7 @@ export interface ThroughputRun {
   round: number;
   result: TurnsResult;
   tokensPerSecond: number;
-  cpuMs: number;
+  cpu: CpuSplit;
 }
 
 export interface ConcurrencyRun {
@@ -27,14 +28,18 @@ export interface ConcurrencyRun {
   round: number;
   result: TurnsResult;
   messagesStored: number;
-  cpuMs: number;
+  cpu: CpuSplit;
 }
 
 export interface OpenStreamsRun {
   target: TargetName;
   result: TurnsResult;
+  cpu: CpuSplit;
   rssBeforeBytes: number;
-  rssAllOpenBytes: number | null;
+  /** Read once every stream had started (first token, or ended, or not started in time). */
+  rssHeldBytes: number | null;
+  /** Streams open when `rssHeldBytes` was read. */
+  heldStreams: number;
   rssPeakBytes: number;
 }
 
@@ -58,9 +63,12 @@ export interface HistoryRun {
   target: TargetName;
   priorMessages: number;
   turns: number;
+  /** Medians over the turns. */
   turnMs: number;
+  firstTokenMs: number;
   rowsWritten: Record<string, number>;
-  writeTransactions: number;
+  /** Service: micro-transactions from /metrics; floor: its inserts. */
+  transactions: number;
   /** operation → [commits per turn, mean ms] */
   operations: Array<{ operation: string; perTurn: number; meanMs: number }>;
   promptMessages: number;
@@ -79,7 +87,9 @@ export interface Results {
   serviceProblem: string | null;
   throughput?: { turns: number; tokens: number; runs: ThroughputRun[] } | { error: string };
   concurrency?: { turns: number; tokens: number; paceMs: number; runs: ConcurrencyRun[] } | { error: string };
-  openStreams?: { requested: number; streams: number; tokens: number; paceMs: number; runs: OpenStreamsRun[] } | { error: string };
+  openStreams?:
+    | { requested: number; streams: number; tokens: number; paceMs: number; startConcurrency: number; startWithinS: number; runs: OpenStreamsRun[] }
+    | { error: string };
   transactions?: TransactionFigures | { error: string };
   history?: { runs: HistoryRun[] } | { error: string };
 }
@@ -107,8 +117,11 @@ function ratio(service: number | undefined, floor: number | undefined): string {
   return `${(service / floor).toFixed(2)}×`;
 }
 
-function mean(values: number[]): number {
-  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
+function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function mib(bytes: number | null): string {
@@ -121,14 +134,14 @@ function table(header: string[], rows: string[][]): string {
   );
 }
 
-/** A figure per target: the mean over its rounds, and each round when there were several. */
+/** A figure per target: the median over its rounds, and each round when there were several. */
 function perTarget<R extends { target: TargetName }>(runs: R[], figure: (run: R) => number, digits = 0) {
   const of = (target: TargetName) => runs.filter((r) => r.target === target).map(figure);
   const cell = (values: number[]) =>
-    values.length === 0 ? '—' : values.length === 1 ? num(values[0], digits) : `${num(mean(values), digits)} (${values.map((v) => num(v, digits)).join(' / ')})`;
+    values.length === 0 ? '—' : values.length === 1 ? num(values[0], digits) : `${num(median(values), digits)} (${values.map((v) => num(v, digits)).join(' / ')})`;
   const floor = of('floor');
   const service = of('service');
-  return { floor: cell(floor), service: cell(service), ratio: ratio(service.length ? mean(service) : undefined, floor.length ? mean(floor) : undefined) };
+  return { floor: cell(floor), service: cell(service), ratio: ratio(service.length ? median(service) : undefined, floor.length ? median(floor) : undefined) };
 }
 
 function row(label: string, figures: { floor: string; service: string; ratio: string }, target = ''): string[] {
@@ -144,17 +157,43 @@ function sumOver<R extends { target: TargetName }>(runs: R[], target: TargetName
   return chosen.length ? chosen.reduce((total, r) => total + figure(r), 0) : null;
 }
 
-function problems(result: TurnsResult): number {
-  return result.failures + result.errorEvents + result.shortStreams;
+/** `error` events / HTTP or connection failures / completed turns with a wrong token count. */
+function problemCell<R extends { target: TargetName; result: TurnsResult }>(runs: R[], target: TargetName): string {
+  const chosen = runs.filter((r) => r.target === target);
+  if (chosen.length === 0) return '—';
+  const total = (f: (r: TurnsResult) => number) => num(chosen.reduce((sum, r) => sum + f(r.result), 0));
+  return `${total((r) => r.errorEvents)} / ${total((r) => r.failures)} / ${total((r) => r.shortStreams)}`;
 }
 
+/** What went wrong, per run that had trouble: `done` statuses, `error` codes, sample failures. */
 function failureNotes<R extends { target: TargetName; result: TurnsResult }>(runs: R[]): string[] {
+  const tally = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .map(([key, n]) => `${key} ${num(n)}`)
+      .join(', ');
   return runs
-    .filter((r) => r.result.failureSamples.length > 0 || r.result.timedOut)
-    .map((r) => `- ${r.target}: ${r.result.timedOut ? 'timed out; ' : ''}${r.result.failureSamples.map((s) => `\`${s.replace(/`/g, "'")}\``).join('; ')}`);
+    .filter((r) => r.result.completed < r.result.turns || r.result.errorEvents > 0 || r.result.timedOut)
+    .map((r) => {
+      const parts = [`\`done\` statuses: ${tally(r.result.doneStatuses) || 'none'}`];
+      if (r.result.errorEvents > 0) parts.push(`\`error\` codes: ${tally(r.result.errorCodes)}`);
+      if (r.result.failureSamples.length > 0) parts.push(`failures: ${r.result.failureSamples.map((s) => `\`${s.replace(/`/g, "'")}\``).join('; ')}`);
+      if (r.result.timedOut) parts.push('timed out');
+      return `- ${r.target}${'round' in r ? ` round ${String(r.round)}` : ''}: ${parts.join('; ')}`;
+    });
 }
 
 const HEADER = ['', 'floor', 'service', 'service ÷ floor', 'target'];
+
+/** Cores busy while the turns ran, by who: on a small machine the server competes with everything else. */
+function cpuRows(runs: Array<{ target: TargetName; result: TurnsResult; cpu: CpuSplit }>): string[][] {
+  const cores = (pick: (cpu: CpuSplit) => number) => (r: { result: TurnsResult; cpu: CpuSplit }) => pick(r.cpu) / r.result.wallMs;
+  return [
+    row('cores busy: server', perTarget(runs, cores((c) => c.server), 2)),
+    row('cores busy: PostgreSQL', perTarget(runs, cores((c) => c.postgres), 2)),
+    row('cores busy: LLM server + load generator', perTarget(runs, cores((c) => c.helpers), 2)),
+    row('cores busy: other processes on the machine', perTarget(runs, cores((c) => c.otherProcesses), 2)),
+  ];
+}
 
 function renderThroughput(section: NonNullable<Results['throughput']>): string {
   if ('error' in section) return `Not measured: ${section.error}`;
@@ -163,10 +202,6 @@ function renderThroughput(section: NonNullable<Results['throughput']>): string {
     const total = sumOver(runs, t, (r) => r.result.turns);
     return total === null ? '—' : `${num(sumOver(runs, t, (r) => r.result.completed))} / ${num(total)}`;
   };
-  const bad = (t: TargetName) => {
-    const n = sumOver(runs, t, (r) => problems(r.result));
-    return n === null ? '—' : num(n);
-  };
   return [
     `${section.turns} concurrent turns of ${num(section.tokens)} tokens, the LLM server streaming as fast as it can. Tokens/s = tokens received by the clients ÷ time from the first request to the last \`done\`.`,
     '',
@@ -174,10 +209,10 @@ function renderThroughput(section: NonNullable<Results['throughput']>): string {
       row('tokens/s delivered', perTarget(runs, (r) => r.tokensPerSecond), '≥ 0.8×'),
       row('median turn time (ms)', perTarget(runs, (r) => r.result.turnMs.p50)),
       row('median time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p50)),
-      row('server CPU per 1,000 tokens (ms)', perTarget(runs, (r) => (r.cpuMs / r.result.tokensDelivered) * 1000, 1)),
-      row('server CPU busy (cores)', perTarget(runs, (r) => r.cpuMs / r.result.wallMs, 2)),
+      row('server CPU per 1,000 tokens (ms)', perTarget(runs, (r) => (r.cpu.server / r.result.tokensDelivered) * 1000, 1)),
+      ...cpuRows(runs),
       countRow('turns completed', completed('floor'), completed('service')),
-      countRow('failed / short streams', bad('floor'), bad('service')),
+      countRow('error events / failed requests / short streams', problemCell(runs, 'floor'), problemCell(runs, 'service')),
     ]),
     ...failureNotes(runs),
   ].join('\n');
@@ -194,10 +229,6 @@ function renderConcurrency(section: NonNullable<Results['concurrency']>): string
     const total = sumOver(runs, t, (r) => r.result.turns * 2);
     return total === null ? '—' : `${num(sumOver(runs, t, (r) => r.messagesStored))} / ${num(total)}`;
   };
-  const bad = (t: TargetName) => {
-    const n = sumOver(runs, t, (r) => problems(r.result));
-    return n === null ? '—' : num(n);
-  };
   return [
     `${num(section.turns)} concurrent turns on ${num(section.turns)} sessions, ${section.tokens} tokens ${section.paceMs} ms apart, DB_POOL_SIZE=10. Rows are counted in the database after each round (the service's \`messages\`, the floor's \`floor_messages\`).`,
     '',
@@ -206,10 +237,11 @@ function renderConcurrency(section: NonNullable<Results['concurrency']>): string
       row('p99 turn time (ms)', perTarget(runs, (r) => r.result.turnMs.p99)),
       row('median time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p50)),
       row('p99 time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p99)),
-      row('server CPU per turn (ms)', perTarget(runs, (r) => r.cpuMs / r.result.turns, 2)),
+      row('server CPU per turn (ms)', perTarget(runs, (r) => r.cpu.server / r.result.turns, 2)),
+      ...cpuRows(runs),
       countRow('turns completed', completed('floor'), completed('service')),
       countRow('messages stored', stored('floor'), stored('service')),
-      countRow('failed / error events / short streams', bad('floor'), bad('service')),
+      countRow('error events / failed requests / short streams', problemCell(runs, 'floor'), problemCell(runs, 'service')),
     ]),
     ...failureNotes(runs),
   ].join('\n');
@@ -220,26 +252,31 @@ function renderOpenStreams(section: NonNullable<Results['openStreams']>): string
   const { runs } = section;
   const of = (t: TargetName) => runs.find((r) => r.target === t);
   const perStream = (r: OpenStreamsRun | undefined) =>
-    r && r.rssAllOpenBytes !== null ? (r.rssAllOpenBytes - r.rssBeforeBytes) / r.result.turns : undefined;
+    r && r.rssHeldBytes !== null && r.heldStreams > 0 ? (r.rssHeldBytes - r.rssBeforeBytes) / r.heldStreams : undefined;
   const kib = (v: number | undefined) => (v === undefined ? '—' : num(v / 1024, 1));
   const floor = of('floor');
   const service = of('service');
   const cell = (r: OpenStreamsRun | undefined, f: (r: OpenStreamsRun) => string) => (r ? f(r) : '—');
+  const opened = (r: OpenStreamsRun) =>
+    r.result.allOpenAtMs === null ? 'never all' : `${num(r.result.allOpenAtMs / 1000, 1)} s (${num(r.result.turns / (r.result.allOpenAtMs / 1000))} streams/s)`;
+  const cores = (r: OpenStreamsRun, pick: (c: CpuSplit) => number) => num(pick(r.cpu) / r.result.wallMs, 2);
   const capped =
     section.streams < section.requested
       ? ` (${num(section.requested)} asked; this machine's open-files limit of a process holds at most ${num(section.streams)}: a server needs one descriptor for the client and one for its LLM request per stream)`
       : '';
   return [
-    `${num(section.streams)} streams held at once by one server process${capped}. The LLM sends a token every ${section.paceMs / 1000} s and holds every stream open until all have had their first token; RSS (from /proc) is read before the streams open and, over ${2} s, once all are open; then the streams end after at least ${section.tokens} tokens.`,
+    `${num(section.streams)} streams held at once by one server process${capped}. Streams open as fast as the server takes them: at most ${section.startConcurrency} turns wait for their first token at a time, each on its own connection, and turns not started within ${section.startWithinS} s are not started. The LLM sends a token every ${section.paceMs / 1000} s and holds every stream open until all have started; RSS (from /proc) is read before the streams open and, over 2 s, once all have started; then the streams end after at least ${section.tokens} tokens. Per stream = the RSS growth ÷ the streams open when it was read.`,
     '',
     table(HEADER, [
       ['RSS per open stream (KiB)', kib(perStream(floor)), kib(perStream(service)), ratio(perStream(service), perStream(floor)), ''],
-      ['RSS before → all open', cell(floor, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssAllOpenBytes)}`), cell(service, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssAllOpenBytes)}`), '', ''],
+      ['streams open when RSS was read', cell(floor, (r) => num(r.heldStreams)), cell(service, (r) => num(r.heldStreams)), '', num(section.streams)],
+      ['RSS before → held', cell(floor, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssHeldBytes)}`), cell(service, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssHeldBytes)}`), '', ''],
       ['peak RSS', cell(floor, (r) => mib(r.rssPeakBytes)), cell(service, (r) => mib(r.rssPeakBytes)), ratio(service?.rssPeakBytes, floor?.rssPeakBytes), ''],
-      ['streams open at once (peak)', cell(floor, (r) => num(r.result.peakOpen)), cell(service, (r) => num(r.result.peakOpen)), '', `${num(section.streams)}`],
-      ['all open after (s)', cell(floor, (r) => num((r.result.allOpenAtMs ?? NaN) / 1000, 1)), cell(service, (r) => num((r.result.allOpenAtMs ?? NaN) / 1000, 1)), ratio(service?.result.allOpenAtMs ?? undefined, floor?.result.allOpenAtMs ?? undefined), ''],
+      ['all open after', cell(floor, opened), cell(service, opened), ratio(service?.result.allOpenAtMs ?? undefined, floor?.result.allOpenAtMs ?? undefined), ''],
+      ['cores busy: server / PostgreSQL / helpers / others', cell(floor, (r) => [r.cpu.server, r.cpu.postgres, r.cpu.helpers, r.cpu.otherProcesses].map((v) => num(v / r.result.wallMs, 2)).join(' / ')), cell(service, (r) => [r.cpu.server, r.cpu.postgres, r.cpu.helpers, r.cpu.otherProcesses].map((v) => num(v / r.result.wallMs, 2)).join(' / ')), '', ''],
+      ['server CPU per stream (ms)', cell(floor, (r) => num(r.cpu.server / r.result.turns, 2)), cell(service, (r) => num(r.cpu.server / r.result.turns, 2)), ratio(service && service.cpu.server / service.result.turns, floor && floor.cpu.server / floor.result.turns), ''],
       ['completed', cell(floor, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), cell(service, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), '', ''],
-      ['dropped (failed / short)', cell(floor, (r) => num(problems(r.result))), cell(service, (r) => num(problems(r.result))), '', '0'],
+      ['dropped: error events / failed requests / short streams', problemCell(runs, 'floor'), problemCell(runs, 'service'), '', '0'],
     ]),
     ...failureNotes(runs),
   ].join('\n');
@@ -252,12 +289,12 @@ function ms(seconds: number): string {
 function renderTransactions(section: NonNullable<Results['transactions']>): string {
   if ('error' in section) return `Not measured: ${section.error}`;
   const rows = [
-    ['**all operations**', num(section.overall.commits), ms(section.overall.p50Ms), ms(section.overall.p99Ms), ms(section.overall.meanMs), ''],
+    ['**all operations**', num(section.overall.commits), ms(section.overall.p50Ms), ms(section.overall.p99Ms), ms(section.overall.meanMs), num(section.operations.reduce((n, o) => n + o.errors, 0))],
     ...section.operations.map((o) => [o.operation, num(o.commits), ms(o.p50Ms), ms(o.p99Ms), ms(o.meanMs), num(o.errors)]),
   ];
   const floor = section.floorInsertMs;
   return [
-    `\`sse_transaction_duration_seconds\` from the service's \`/metrics\`, the difference between a scrape before and after each service round of scenario 2. Quantiles are interpolated inside histogram buckets (bounds: ${section.bucketBoundsMs.map((b) => num(b, b < 1 ? 1 : 0)).join(', ')} ms), so they are only as fine as those. Target: p99 under 20 ms.`,
+    `\`sse_transaction_duration_seconds\` from the service's \`/metrics\`, the difference between a scrape before and after each service round of scenario 2. Quantiles are interpolated inside histogram buckets (bounds: ${section.bucketBoundsMs.map((b) => num(b, Number.isInteger(b) ? 0 : 1)).join(', ')} ms), so they are only as fine as those. Target: p99 under 20 ms.`,
     '',
     table(['operation', 'commits', 'p50 (ms)', 'p99 (ms)', 'mean (ms)', 'errors'], rows),
     '',
@@ -272,7 +309,7 @@ function renderHistory(section: NonNullable<Results['history']>): string {
   const service = section.runs.filter((r) => r.target === 'service');
   const floor = section.runs.filter((r) => r.target === 'floor');
   const lines: string[] = [
-    "One turn (50 tokens, as fast as possible) on a session that already holds N messages, inserted straight into the database. Rows written = rows whose current version a transaction after the snapshot wrote (`xmin`), per table; write transactions = distinct such `xmin`s. Transaction times are `/metrics` deltas per operation.",
+    "One turn (50 tokens, as fast as possible) on a session that already holds N messages, inserted straight into the database. Rows written = rows inserted or updated by the turn (their `xmin` is newer than a snapshot taken before it), per table. Transactions and their times are `/metrics` deltas per operation (the floor's: its inserts).",
     '',
   ];
   const sizes = [...new Set(section.runs.map((r) => r.priorMessages))].sort((a, b) => a - b);
@@ -289,9 +326,10 @@ function renderHistory(section: NonNullable<Results['history']>): string {
   lines.push(
     table(header, [
       ['turn time (ms)', ...cells((r) => num(r.turnMs, 1))],
+      ['time to first token (ms)', ...cells((r) => num(r.firstTokenMs, 1))],
       ['rows written', ...cells((r) => num(total(r), 1))],
       ['… by table', ...cells(rowsWritten)],
-      ['write transactions', ...cells((r) => num(r.writeTransactions, 1))],
+      ['transactions', ...cells((r) => num(r.transactions, 1))],
       ['messages sent to the LLM', ...cells((r) => num(r.promptMessages))],
       ['LLM request body (KiB)', ...cells((r) => num(r.promptBytes / 1024, 1))],
       ...operations.map((op) => [
@@ -304,7 +342,8 @@ function renderHistory(section: NonNullable<Results['history']>): string {
       ['LLM context build time', ...cells((r) => r.contextBuild)],
     ]),
   );
-  if (service.length) lines.push('', `Each figure is the mean of ${service[0].turns} turns on separate sessions.`);
+  const turns = section.runs[0]?.turns ?? 0;
+  lines.push('', `${turns} turn${turns === 1 ? '' : 's'} per cell, each on its own session; the times are their medians, the counts their means.`);
   return lines.join('\n');
 }
 

@@ -13,13 +13,14 @@
  *   npm run bench -- --rounds 3 --open-streams 5000 --no-write
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { EmbeddedDatabase, findFreePort } from '../src/database/embedded-postgres.js';
+import { cpuSnapshot, cpuSplit, type CpuSplit } from './cpu.js';
 import { add, counterValue, merged, metricFamilies, parseHistogram, quantile, subtract, type Histogram } from './metrics.js';
 import { childFdLimit, killAllChildren, startNode, waitForHttp, type NodeChild } from './processes.js';
 import {
@@ -32,7 +33,7 @@ import {
   type ThroughputRun,
   type TransactionFigures,
 } from './report.js';
-import { turnContent, type LoadCommand, type LoadReply, type Summary, type TurnsCommand, type TurnsResult } from './shared.js';
+import { summarize, turnContent, type LoadCommand, type LoadReply, type Summary, type TurnsCommand, type TurnsResult } from './shared.js';
 import { formatSummary, newestProfile } from './top-functions.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -59,7 +60,8 @@ const { values: args } = parseArgs({
 const quick = args.quick;
 const config = {
   rounds: Number(args.rounds ?? (quick ? 1 : 2)),
-  throughput: { turns: quick ? 20 : 50, tokens: quick ? 500 : 2000 },
+  // Rounds of scenario 1 take seconds: more of them steady its figure.
+  throughput: { turns: quick ? 20 : 50, tokens: quick ? 500 : 2000, rounds: Number(args.rounds ?? (quick ? 1 : 3)) },
   concurrency: { turns: quick ? 200 : 1000, tokens: 50, paceMs: 20 },
   openStreams: {
     streams: Number(args['open-streams'] ?? (quick ? 1000 : 10_000)),
@@ -82,8 +84,8 @@ function progress(message: string): void {
 
 const runDir = mkdtempSync(join(tmpdir(), 'agent-runtime-bench-'));
 chmodSync(runDir, 0o755); // as root PostgreSQL runs as `postgres`, which must reach its folder
-const logDir = join(runDir, 'logs');
-mkdirSync(logDir);
+/** Kept after the run: the children's output is what explains a failure. */
+const logDir = mkdtempSync(join(tmpdir(), 'agent-runtime-bench-logs-'));
 let database: EmbeddedDatabase | undefined;
 const createdDatabases: string[] = [];
 let serverUrl = '';
@@ -111,13 +113,6 @@ async function createDatabase(kind: string): Promise<string> {
   return withDatabase(serverUrl, name);
 }
 
-/** CPU time (user + system) a process has used, in ms. */
-const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-function cpuMs(child: NodeChild): number {
-  const stat = readFileSync(`/proc/${child.process.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / clockTicks) * 1000;
-}
 
 // ---------------------------------------------------------------- the load generator
 
@@ -164,7 +159,15 @@ class LoadGenerator {
   }
 }
 
-function turnsCommand(baseUrl: string, sessionIds: string[], tokens: number, paceMs: number, timeoutMs: number, holdGate?: string) {
+function turnsCommand(
+  baseUrl: string,
+  sessionIds: string[],
+  tokens: number,
+  paceMs: number,
+  timeoutMs: number,
+  ramp?: { holdGate: string; startConcurrency: number; startWithinMs: number },
+) {
+  const holdGate = ramp?.holdGate;
   return {
     baseUrl,
     sessionIds,
@@ -172,6 +175,8 @@ function turnsCommand(baseUrl: string, sessionIds: string[], tokens: number, pac
     expectedTokens: tokens,
     held: holdGate !== undefined,
     connectConcurrency: 128,
+    startConcurrency: ramp?.startConcurrency ?? sessionIds.length,
+    startWithinMs: ramp?.startWithinMs ?? timeoutMs,
     sourceAddresses: sessionIds.length > 5000 ? 4 : 1,
     timeoutMs,
   };
@@ -188,6 +193,15 @@ interface Target {
 }
 
 let llmPort = 0;
+/** The LLM server and the load generator: their CPU shows how much of the machine the measuring took. */
+const helpers: NodeChild[] = [];
+
+/** Runs `measure` and splits the CPU the machine used meanwhile. */
+async function withCpu<T>(target: Target, measure: () => Promise<T>): Promise<[T, CpuSplit]> {
+  const before = cpuSnapshot();
+  const result = await measure();
+  return [result, cpuSplit(before, cpuSnapshot(), target.child.process.pid!, helpers.map((h) => h.process.pid!))];
+}
 let floorDatabaseUrl = '';
 let serviceDatabaseUrl = '';
 let serviceProblem: string | null = null;
@@ -196,9 +210,9 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
 }
 
-async function startFloor(label: string): Promise<Target> {
+async function startFloor(label: string, nodeFlags: string[] = []): Promise<Target> {
   const port = await findFreePort();
-  const child = startNode(`floor-${label}`, [join(here, 'floor-server.js')], {
+  const child = startNode(`floor-${label}`, [...nodeFlags, join(here, 'floor-server.js')], {
     logDir,
     env: childEnv({
       PORT: String(port),
@@ -263,12 +277,16 @@ async function startService(label: string, nodeFlags: string[] = []): Promise<Ta
   return { name: 'service', baseUrl, child, databaseUrl: serviceDatabaseUrl, messagesTable: 'messages' };
 }
 
-/** A fresh floor and service for one scenario, stopped afterwards. */
-async function withTargets<T>(label: string, run: (targets: Target[]) => Promise<T>, serviceFlags: string[] = []): Promise<T> {
-  const floor = await startFloor(label);
+/** A fresh floor and service for one scenario, stopped afterwards; `nodeFlags` by target (e.g. to profile). */
+async function withTargets<T>(
+  label: string,
+  run: (targets: Target[]) => Promise<T>,
+  nodeFlags: (target: TargetName) => string[] = () => [],
+): Promise<T> {
+  const floor = await startFloor(label, nodeFlags('floor'));
   let service: Target | undefined;
   try {
-    service = await startService(label, serviceFlags);
+    service = await startService(label, nodeFlags('service'));
     return await run(service ? [floor, service] : [floor]);
   } finally {
     await service?.child.stop();
@@ -302,23 +320,23 @@ async function throughput(load: LoadGenerator): Promise<NonNullable<Results['thr
     'throughput',
     async (targets) => {
       for (const target of targets) await warmUp(load, target, 200);
-      for (let round = 1; round <= config.rounds; round++) {
+      for (let round = 1; round <= config.throughput.rounds; round++) {
         for (const target of targets) {
           const ids = await load.sessions(target.baseUrl, turns);
-          const cpuBefore = cpuMs(target.child);
-          const result = await load.turns(turnsCommand(target.baseUrl, ids, tokens, 0, 120_000));
-          const used = cpuMs(target.child) - cpuBefore;
+          const [result, cpu] = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, 0, 120_000)));
           const tokensPerSecond = result.tokensDelivered / (result.wallMs / 1000);
-          runs.push({ target: target.name, round, result, tokensPerSecond, cpuMs: used });
+          runs.push({ target: target.name, round, result, tokensPerSecond, cpu });
           progress(`  ${target.name} round ${round}: ${Math.round(tokensPerSecond)} tokens/s, ${result.completed}/${result.turns} completed`);
         }
       }
     },
-    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    (target) => (profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, target)}`] : []),
   );
-  if (profileDir && runs.some((r) => r.target === 'service')) {
-    const file = newestProfile(profileDir);
-    progress(`service CPU profile of scenario 1: ${relative(process.cwd(), file)}`);
+  // A profile is written when its process exits, so both are complete here.
+  for (const target of profileDir ? (['service', 'floor'] as const) : []) {
+    if (!runs.some((r) => r.target === target)) continue;
+    const file = newestProfile(join(profileDir!, target));
+    progress(`${target} CPU profile of scenario 1: ${relative(process.cwd(), file)}`);
     process.stdout.write(`${formatSummary(file)}\n`);
   }
   return { turns, tokens, runs };
@@ -338,9 +356,7 @@ async function concurrency(load: LoadGenerator): Promise<{ section: NonNullable<
         const ids = await load.sessions(target.baseUrl, turns);
         const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
         if (target.name === 'floor') await fetch(`${target.baseUrl}/stats`).then((r) => r.arrayBuffer()); // forget the set-up inserts
-        const cpuBefore = cpuMs(target.child);
-        const result = await load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, 120_000));
-        const used = cpuMs(target.child) - cpuBefore;
+        const [result, cpu] = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, 120_000)));
         if (target.name === 'service') {
           sawService = true;
           const metricsAfter = await scrapeMetrics(target);
@@ -355,7 +371,7 @@ async function concurrency(load: LoadGenerator): Promise<{ section: NonNullable<
           floorInsertMs.push(((await (await fetch(`${target.baseUrl}/stats`)).json()) as { insertMs: Summary }).insertMs);
         }
         const messagesStored = await countMessages(target, ids);
-        runs.push({ target: target.name, round, result, messagesStored, cpuMs: used });
+        runs.push({ target: target.name, round, result, messagesStored, cpu });
         progress(
           `  ${target.name} round ${round}: median turn ${result.turnMs.p50.toFixed(0)} ms, p99 first token ${result.firstTokenMs.p99.toFixed(0)} ms, ${result.completed}/${result.turns} completed, ${messagesStored} messages`,
         );
@@ -391,8 +407,10 @@ async function concurrency(load: LoadGenerator): Promise<{ section: NonNullable<
 
 /** How long RSS is watched once every stream is open, before the streams are let go. */
 const HOLD_SAMPLE_MS = 2_000;
-/** Streams are let go after this long even when not all of them started. */
-const HOLD_LIMIT_MS = 240_000;
+/** Turns of the open-streams scenario waiting for their first token at one time: streams open at the pace the server takes them. */
+const OPEN_STREAMS_STARTING = 200;
+/** Streams not open after this long are not started: the figure is then taken with the streams that are open. */
+const OPEN_STREAMS_START_WITHIN_MS = 90_000;
 
 async function openStreams(load: LoadGenerator, fdLimit: number): Promise<NonNullable<Results['openStreams']>> {
   const { tokens, paceMs } = config.openStreams;
@@ -402,45 +420,44 @@ async function openStreams(load: LoadGenerator, fdLimit: number): Promise<NonNul
   await withTargets('open-streams', async (targets) => {
     for (const target of targets) {
       await warmUp(load, target, 20);
+      const sessionsStarted = Date.now();
       const ids = await load.sessions(target.baseUrl, streams);
+      progress(`  ${target.name}: ${streams} sessions created in ${((Date.now() - sessionsStarted) / 1000).toFixed(1)} s`);
       const rssBeforeBytes = target.child.rssBytes();
-      let rssAllOpenBytes: number | null = null;
+      let rssHeldBytes: number | null = null;
+      let heldStreams = 0;
       let rssPeakBytes = rssBeforeBytes;
       const sampler = setInterval(() => {
         rssPeakBytes = Math.max(rssPeakBytes, target.child.rssBytes());
       }, 250);
-      // The streams are held (a token every pace) until every one is open and RSS has been read.
+      // The streams are held (a token every pace) until every one has started and RSS has been read.
       const gate = `${target.name}-${Date.now()}`;
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        clearTimeout(releaseAnyway);
-        void fetch(`http://127.0.0.1:${llmPort}/release/${gate}`, { method: 'POST' }).then((r) => r.arrayBuffer());
-      };
-      const releaseAnyway = setTimeout(release, HOLD_LIMIT_MS);
+      const release = () => fetch(`http://127.0.0.1:${llmPort}/release/${gate}`, { method: 'POST' }).then((r) => r.arrayBuffer());
       const onStarted = (open: number) => {
         const readings = [target.child.rssBytes()];
         const reader = setInterval(() => readings.push(target.child.rssBytes()), 250);
         setTimeout(() => {
           clearInterval(reader);
-          if (open === streams) rssAllOpenBytes = Math.max(...readings);
-          release();
+          rssHeldBytes = Math.max(...readings);
+          heldStreams = open;
+          void release();
         }, HOLD_SAMPLE_MS);
       };
-      let result: TurnsResult;
+      const ramp = { holdGate: gate, startConcurrency: OPEN_STREAMS_STARTING, startWithinMs: OPEN_STREAMS_START_WITHIN_MS };
+      let measured: [TurnsResult, CpuSplit];
       try {
-        result = await load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, HOLD_LIMIT_MS + 60_000, gate), onStarted);
+        measured = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, OPEN_STREAMS_START_WITHIN_MS + 60_000, ramp), onStarted));
       } finally {
         clearInterval(sampler);
-        release();
+        await release();
       }
-      runs.push({ target: target.name, result, rssBeforeBytes, rssAllOpenBytes, rssPeakBytes });
-      const perStream = rssAllOpenBytes === null ? 'never all open' : `${((rssAllOpenBytes - rssBeforeBytes) / streams / 1024).toFixed(1)} KiB per stream`;
-      progress(`  ${target.name}: ${result.peakOpen} open at peak after ${((result.allStartedAtMs ?? NaN) / 1000).toFixed(1)} s, ${perStream}, ${result.completed}/${result.turns} completed`);
+      const [result, cpu] = measured;
+      runs.push({ target: target.name, result, cpu, rssBeforeBytes, rssHeldBytes, heldStreams, rssPeakBytes });
+      const perStream = rssHeldBytes === null || heldStreams === 0 ? 'RSS not read' : `${((rssHeldBytes - rssBeforeBytes) / heldStreams / 1024).toFixed(1)} KiB per stream`;
+      progress(`  ${target.name}: ${heldStreams} held at once after ${((result.allStartedAtMs ?? NaN) / 1000).toFixed(1)} s, ${perStream}, ${result.completed}/${result.turns} completed`);
     }
   });
-  return { requested, streams, tokens, paceMs, runs };
+  return { requested, streams, tokens, paceMs, startConcurrency: OPEN_STREAMS_STARTING, startWithinS: OPEN_STREAMS_START_WITHIN_MS / 1000, runs };
 }
 
 async function insertHistory(target: Target, sessionId: string, count: number): Promise<void> {
@@ -464,17 +481,19 @@ async function insertHistory(target: Target, sessionId: string, count: number): 
   }
 }
 
-/** Rows whose current version was written after the snapshot, per table, and how many transactions wrote them. */
-async function rowsWrittenSince(databaseUrl: string, snapshotXid: number): Promise<{ byTable: Record<string, number>; transactions: number }> {
+/** Rows whose current version a transaction after the snapshot wrote (inserted or updated), per table. */
+async function rowsWrittenSince(databaseUrl: string, snapshotXid: number): Promise<Record<string, number>> {
   const tables = await sql<{ tablename: string }>(databaseUrl, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations' ORDER BY 1");
   const byTable: Record<string, number> = {};
-  const xids = new Set<string>();
   for (const { tablename } of tables) {
-    const rows = await sql<{ x: string }>(databaseUrl, `SELECT xmin::text AS x FROM "${tablename}" WHERE xmin::text::bigint > $1`, [snapshotXid]);
-    byTable[tablename] = rows.length;
-    for (const row of rows) xids.add(row.x);
+    const [{ n }] = await sql<{ n: string }>(databaseUrl, `SELECT count(*) AS n FROM "${tablename}" WHERE xmin::text::bigint > $1`, [snapshotXid]);
+    byTable[tablename] = Number(n);
   }
-  return { byTable, transactions: xids.size };
+  return byTable;
+}
+
+async function floorInserts(target: Target): Promise<Summary> {
+  return ((await (await fetch(`${target.baseUrl}/stats`)).json()) as { insertMs: Summary }).insertMs;
 }
 
 async function history(load: LoadGenerator): Promise<NonNullable<Results['history']>> {
@@ -485,6 +504,7 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
     for (const priorMessages of sizes) {
       for (const target of targets) {
         const turnMs: number[] = [];
+        const firstTokenMs: number[] = [];
         const rows: Record<string, number> = {};
         let transactions = 0;
         let tx: Histogram = new Map();
@@ -496,18 +516,21 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
           await insertHistory(target, sessionId, priorMessages);
           const [{ xid }] = await sql<{ xid: string }>(target.databaseUrl, 'SELECT (txid_current() % 4294967296)::text AS xid');
           const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
+          if (target.name === 'floor') await floorInserts(target); // forget the earlier inserts
           const result = await load.turns(turnsCommand(target.baseUrl, [sessionId], tokens, 0, 60_000));
           if (result.completed !== 1) throw new Error(`${target.name} turn with ${priorMessages} prior messages did not complete: ${result.failureSamples.join('; ')}`);
           turnMs.push(result.turnMs.p50);
-          const written = await rowsWrittenSince(target.databaseUrl, Number(xid));
-          for (const [table, n] of Object.entries(written.byTable)) rows[table] = (rows[table] ?? 0) + n;
-          transactions += written.transactions;
+          firstTokenMs.push(result.firstTokenMs.p50);
+          for (const [table, n] of Object.entries(await rowsWrittenSince(target.databaseUrl, Number(xid)))) rows[table] = (rows[table] ?? 0) + n;
+          if (target.name === 'floor') transactions += (await floorInserts(target)).count;
           const llm = (await (await fetch(`http://127.0.0.1:${llmPort}/stats`)).json()) as { lastPrompt: { messages: number; bodyBytes: number } };
           promptMessages = llm.lastPrompt.messages;
           promptBytes = llm.lastPrompt.bodyBytes;
           if (target.name === 'service') {
             const metricsAfter = await scrapeMetrics(target);
-            tx = add(tx, subtract(parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'), parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation')));
+            const turnTx = subtract(parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'), parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation'));
+            transactions += merged(turnTx).count;
+            tx = add(tx, turnTx);
             const contextFamilies = metricFamilies(metricsAfter).filter((f) => /context|history/i.test(f.name) && f.kind === 'histogram');
             if (contextFamilies.length) {
               contextBuild = contextFamilies
@@ -519,20 +542,20 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
             }
           }
         }
-        turnMs.sort((a, b) => a - b);
         runs.push({
           target: target.name,
           priorMessages,
           turns: repeats,
-          turnMs: turnMs[Math.floor(turnMs.length / 2)],
+          turnMs: summarize(turnMs).p50,
+          firstTokenMs: summarize(firstTokenMs).p50,
           rowsWritten: Object.fromEntries(Object.entries(rows).map(([t, n]) => [t, n / repeats])),
-          writeTransactions: transactions / repeats,
+          transactions: transactions / repeats,
           operations: [...tx.entries()].map(([operation, s]) => ({ operation, perTurn: s.count / repeats, meanMs: (s.sum / s.count) * 1000 })),
           promptMessages,
           promptBytes,
           contextBuild,
         });
-        progress(`  ${target.name}, ${priorMessages} prior messages: turn ${turnMs[0].toFixed(1)} ms, ${(transactions / repeats).toFixed(1)} write transactions`);
+        progress(`  ${target.name}, ${priorMessages} prior messages: turn ${summarize(turnMs).p50.toFixed(1)} ms, ${(transactions / repeats).toFixed(1)} transactions`);
       }
     }
   });
@@ -582,6 +605,7 @@ async function cleanUp(): Promise<void> {
     for (const name of createdDatabases) await sql(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
   }
   rmSync(runDir, { recursive: true, force: true });
+  process.stdout.write(`child process logs: ${logDir}\n`);
 }
 
 async function main(): Promise<void> {
@@ -602,6 +626,7 @@ async function main(): Promise<void> {
   const llm = startNode('llm-server', [join(here, 'llm-server.js'), '--port', String(llmPort)], { logDir, env: childEnv({}) });
   await waitForHttp(`http://127.0.0.1:${llmPort}/health`, llm);
   const load = new LoadGenerator(startNode('load', [join(here, 'load.js')], { logDir, env: childEnv({}), ipc: true }));
+  helpers.push(llm, load.child);
 
   const results: Results = {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
@@ -613,12 +638,14 @@ async function main(): Promise<void> {
       'Every process is a separate child of the runner, all on this machine and sharing its cores: PostgreSQL, the bench LLM server (`bench/llm-server.ts`), the load generator (`bench/load.ts`), and per scenario a fresh floor (`bench/floor-server.ts`) and a fresh service (`node dist/src/main.js`). Floor and service run their rounds alternately, never at the same time.',
       `Service env: DB_POOL_SIZE=${POOL_SIZE}, MULTI_AGENT_MODE=false (one LLM call per turn, like the floor), LOG_LEVEL=warn, RATE_LIMIT_PER_MINUTE=100000000 (all load comes from one client), LLM_BASE_URL = the bench LLM server. The floor uses a \`pg\` Pool of ${POOL_SIZE} and the \`openai\` SDK against the same LLM server, each on its own database of the same PostgreSQL.`,
       'The load generator opens one connection per turn before the turns start (128 connects at a time, so no SYN is dropped at the accept queue), then writes every request at once; times are from writing a request to its first `token` / its `done` frame. It parses the SSE bytes itself and does no work per event beyond counting.',
-      `Before measuring, each server gets a warm-up of ${config.warmUpTurns} turns.`,
+      `Before measuring, each server gets a warm-up of ${config.warmUpTurns} turns. A figure over several rounds is their median, the rounds in parentheses.`,
+      'The “cores busy” rows split the machine’s CPU during a measurement from /proc: the server measured, PostgreSQL, the LLM server and load generator, and every other process on the machine. The machine has few cores; when “other processes” is high, someone else’s work was competing and that round’s figures are pessimistic.',
     ],
     notes: [],
     serviceProblem: null,
   };
 
+  if (args.profile) results.notes.push('`--profile`: both servers ran scenario 1 under `node --cpu-prof` (profiles in `bench/profiles/`), which slows them a little.');
   if (scenarios.has(1)) results.throughput = await sectionOf('scenario 1: throughput', () => throughput(load));
   if (scenarios.has(2)) {
     const measured = await sectionOf('scenario 2: concurrency', () => concurrency(load));

@@ -50,8 +50,12 @@ export interface TurnsCommand {
   held: boolean;
   /** Connections are opened before the turns start, this many at a time. */
   connectConcurrency: number;
+  /** At most this many turns waiting for their first token; below the number of turns, turns start as others get theirs. */
+  startConcurrency: number;
   /** Spread connections over 127.0.0.1 … 127.0.0.N so ephemeral ports never run short. */
   sourceAddresses: number;
+  /** Turns not started after this long are not started at all (counted as failed). */
+  startWithinMs: number;
   /** Give up (and report what did not finish) after this long. */
   timeoutMs: number;
 }
@@ -63,12 +67,14 @@ export interface TurnsResult {
   /** `done` with status `completed`. */
   completed: number;
   doneStatuses: Record<string, number>;
+  /** `code` of the `error` events. */
+  errorCodes: Record<string, number>;
   /** Responses other than 200 text/event-stream, connection errors, streams cut before `done`. */
   failures: number;
   failureSamples: string[];
   /** `event: error` frames. */
   errorEvents: number;
-  /** Streams whose text was not exactly the expected number of tokens. */
+  /** Completed turns whose text was not exactly the expected number of tokens. */
   shortStreams: number;
   tokenFrames: number;
   tokensDelivered: number;

@@ -1,8 +1,9 @@
 /**
  * Summarises a V8 `.cpuprofile` (from `node --cpu-prof`): the functions with the most self time,
- * then self time by package, so a glance says where a process spends its CPU.
+ * then self time by package, so a glance says where a process spends its CPU. Idle time is left
+ * out of the shares.
  *
- *   node dist/bench/top-functions.js <file.cpuprofile | folder (newest profile in it)> [--top 20]
+ *   node dist/bench/top-functions.js <file.cpuprofile | folder (the newest profile under it)> [--top 20]
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,10 +30,10 @@ export interface SelfTime {
   share: number;
 }
 
-/** `node_modules/@scope/pkg/...` → `@scope/pkg`; node internals and the project's own files by folder. */
+/** `node_modules/@scope/pkg/...` → `@scope/pkg`; node internals by module; the project's own files by folder. */
 function packageOf(url: string): string {
   if (!url) return '(native / V8)';
-  if (url.startsWith('node:')) return 'node internals';
+  if (url.startsWith('node:')) return url;
   const inModules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (inModules) return inModules[1];
   const own = /\/dist\/(src|bench)\/([^/]+)/.exec(url);
@@ -45,19 +46,29 @@ function shortUrl(url: string, line: number): string {
   return `${trimmed}:${line + 1}`;
 }
 
-export function summarizeProfile(profile: CpuProfile, top = 20): { totalMs: number; functions: SelfTime[]; packages: SelfTime[] } {
+export function summarizeProfile(
+  profile: CpuProfile,
+  top = 20,
+): { busyMs: number; idleMs: number; functions: SelfTime[]; packages: SelfTime[] } {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfById = new Map<number, number>();
   // timeDeltas[i] is the time between sample i-1 and i: it belongs to what sample i saw running.
   for (let i = 0; i < profile.samples.length; i++) {
     selfById.set(profile.samples[i], (selfById.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
-  const totalUs = [...selfById.values()].reduce((a, b) => a + b, 0);
+  let busyUs = 0;
+  let idleUs = 0;
   const functions = new Map<string, SelfTime>();
   const packages = new Map<string, SelfTime>();
   for (const [id, us] of selfById) {
     const frame = byId.get(id)?.callFrame;
     if (!frame) continue;
+    // Shares are of the time the process was doing something.
+    if (frame.functionName === '(idle)') {
+      idleUs += us;
+      continue;
+    }
+    busyUs += us;
     const name = frame.functionName || '(anonymous)';
     const where = shortUrl(frame.url, frame.lineNumber);
     const key = `${name} ${where}`;
@@ -71,19 +82,25 @@ export function summarizeProfile(profile: CpuProfile, top = 20): { totalMs: numb
   }
   const rank = (items: Iterable<SelfTime>, n: number) =>
     [...items]
-      .map((item) => ({ ...item, share: totalUs ? (item.selfMs * 1000) / totalUs : 0 }))
+      .map((item) => ({ ...item, share: busyUs ? (item.selfMs * 1000) / busyUs : 0 }))
       .sort((a, b) => b.selfMs - a.selfMs)
       .slice(0, n);
-  return { totalMs: totalUs / 1000, functions: rank(functions.values(), top), packages: rank(packages.values(), 15) };
+  return { busyMs: busyUs / 1000, idleMs: idleUs / 1000, functions: rank(functions.values(), top), packages: rank(packages.values(), 25) };
 }
 
+function profilesUnder(folder: string): string[] {
+  return readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) return profilesUnder(path);
+    return entry.name.endsWith('.cpuprofile') ? [path] : [];
+  });
+}
+
+/** The file itself, or the newest `.cpuprofile` anywhere under a folder. */
 export function newestProfile(path: string): string {
   if (!statSync(path).isDirectory()) return path;
-  const profiles = readdirSync(path)
-    .filter((name) => name.endsWith('.cpuprofile'))
-    .map((name) => join(path, name))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  if (profiles.length === 0) throw new Error(`no .cpuprofile in ${path}`);
+  const profiles = profilesUnder(path).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (profiles.length === 0) throw new Error(`no .cpuprofile under ${path}`);
   return profiles[0];
 }
 
@@ -92,7 +109,7 @@ export function formatSummary(file: string, top = 20): string {
   const pct = (share: number) => `${(share * 100).toFixed(1).padStart(5)}%`;
   const ms = (value: number) => `${value.toFixed(0).padStart(7)} ms`;
   return [
-    `${file}: ${summary.totalMs.toFixed(0)} ms sampled`,
+    `${file}: ${summary.busyMs.toFixed(0)} ms busy, ${summary.idleMs.toFixed(0)} ms idle (shares below are of the busy time; start-up included)`,
     '',
     `Top ${top} functions by self time:`,
     ...summary.functions.map((f) => `${ms(f.selfMs)} ${pct(f.share)}  ${f.name}  ${f.where}`),
