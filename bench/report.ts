@@ -259,7 +259,8 @@ function renderOpenStreams(section: NonNullable<Results['openStreams']>): string
   const cell = (r: OpenStreamsRun | undefined, f: (r: OpenStreamsRun) => string) => (r ? f(r) : '—');
   const opened = (r: OpenStreamsRun) =>
     r.result.allOpenAtMs === null ? 'never all' : `${num(r.result.allOpenAtMs / 1000, 1)} s (${num(r.result.turns / (r.result.allOpenAtMs / 1000))} streams/s)`;
-  const cores = (r: OpenStreamsRun, pick: (c: CpuSplit) => number) => num(pick(r.cpu) / r.result.wallMs, 2);
+  const coresBusy = (r: OpenStreamsRun) =>
+    [r.cpu.server, r.cpu.postgres, r.cpu.helpers, r.cpu.otherProcesses].map((ms) => num(ms / r.result.wallMs, 2)).join(' / ');
   const capped =
     section.streams < section.requested
       ? ` (${num(section.requested)} asked; this machine's open-files limit of a process holds at most ${num(section.streams)}: a server needs one descriptor for the client and one for its LLM request per stream)`
@@ -273,7 +274,7 @@ function renderOpenStreams(section: NonNullable<Results['openStreams']>): string
       ['RSS before → held', cell(floor, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssHeldBytes)}`), cell(service, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssHeldBytes)}`), '', ''],
       ['peak RSS', cell(floor, (r) => mib(r.rssPeakBytes)), cell(service, (r) => mib(r.rssPeakBytes)), ratio(service?.rssPeakBytes, floor?.rssPeakBytes), ''],
       ['all open after', cell(floor, opened), cell(service, opened), ratio(service?.result.allOpenAtMs ?? undefined, floor?.result.allOpenAtMs ?? undefined), ''],
-      ['cores busy: server / PostgreSQL / helpers / others', cell(floor, (r) => [r.cpu.server, r.cpu.postgres, r.cpu.helpers, r.cpu.otherProcesses].map((v) => num(v / r.result.wallMs, 2)).join(' / ')), cell(service, (r) => [r.cpu.server, r.cpu.postgres, r.cpu.helpers, r.cpu.otherProcesses].map((v) => num(v / r.result.wallMs, 2)).join(' / ')), '', ''],
+      ['cores busy: server / PostgreSQL / LLM server + load generator / other processes', cell(floor, coresBusy), cell(service, coresBusy), '', ''],
       ['server CPU per stream (ms)', cell(floor, (r) => num(r.cpu.server / r.result.turns, 2)), cell(service, (r) => num(r.cpu.server / r.result.turns, 2)), ratio(service && service.cpu.server / service.result.turns, floor && floor.cpu.server / floor.result.turns), ''],
       ['completed', cell(floor, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), cell(service, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), '', ''],
       ['dropped: error events / failed requests / short streams', problemCell(runs, 'floor'), problemCell(runs, 'service'), '', '0'],
