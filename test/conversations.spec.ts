@@ -84,6 +84,8 @@ describe('conversations: sessions, history, stream format, limits', () => {
         api(t.baseUrl, 'POST', `/v1/sessions/${id}/messages`, { content: 'still there?' }),
         api(t.baseUrl, 'POST', `/v1/sessions/${id}/cancel`),
         api(t.baseUrl, 'GET', `/v1/sessions/${id}/agent`),
+        api(t.baseUrl, 'GET', `/v1/sessions/${id}/approvals`),
+        api(t.baseUrl, 'POST', `/v1/sessions/${id}/tool-results`, { toolCallId: 'call_1', output: 'x' }),
       ]);
       for (const answer of answers) {
         expect(answer.status).toBe(404);
@@ -356,6 +358,8 @@ describe('conversations: sessions, history, stream format, limits', () => {
       const id = await createSession(t.baseUrl);
       const res = await api(t.baseUrl, 'POST', `/v1/sessions/${id}/messages`, { content: 'a'.repeat(1_100_000) });
       expect(res.status).toBe(413);
+      expect(res.contentType).toMatch(/^application\/json/);
+      expect(JSON.stringify(res.body)).not.toMatch(/at .*\.js:\d+/);
       const session = await api(t.baseUrl, 'POST', '/v1/sessions', { title: 'b'.repeat(1_100_000) });
       expect(session.status).toBe(413);
     });
