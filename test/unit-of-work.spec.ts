@@ -81,10 +81,11 @@ describe('the stream-scoped Unit of Work', () => {
   });
 
   it('answers error then done{failed} when the LLM stream breaks, with no complete assistant row', async () => {
-    stub.reply({ text: 'This answer will break off in the middle of', breakAfter: 3 });
+    stub.reply({ text: 'This answer will break off in the middle of', breakAfter: 3, delayMs: 10 });
     const id = await createSession(t);
     const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Tell me a story' });
     const names = result.events.map((e) => e.event);
+    expect(eventsOf(result, 'token').map((e) => e.data.delta).join('')).toBe('This answer will ');
     expect(names.slice(-2)).toEqual(['error', 'done']);
     expect(doneOf(result).status).toBe('failed');
     expect(eventsOf(result, 'error')[0].data).toEqual({ code: expect.any(String), message: expect.any(String) });
