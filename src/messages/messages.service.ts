@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import type { LlmToolCall } from '../llm/llm-provider.js';
 import { MessageEntity, StoredToolCall } from './message.entity.js';
 import { MessagePage, MessageView } from './message.dto.js';
 
@@ -127,6 +129,34 @@ export class MessagesService {
       .getOne();
     const call = message?.toolCalls?.find((c) => c.id === toolCallId);
     return message && call ? { message, call } : undefined;
+  }
+
+  /**
+   * The LLM's tool calls in the stored (OpenAI) shape, with ids unique within the session: some
+   * OpenAI-compatible servers number calls per answer (`call_0`) or send none, and a client posts its
+   * result by id. The LLM only ever sees the stored ids, so replacing one is safe.
+   */
+  async uniqueToolCalls(m: EntityManager, sessionId: string, calls: LlmToolCall[]): Promise<StoredToolCall[]> {
+    if (calls.length === 0) return [];
+    const given = calls.map((c) => c.id).filter(Boolean);
+    const taken: Array<{ id: string }> = given.length
+      ? await m.query(
+          `SELECT DISTINCT call->>'id' AS id FROM messages msg, jsonb_array_elements(msg.tool_calls) call
+           WHERE msg.session_id = $1 AND msg.role = 'assistant' AND msg.tool_calls IS NOT NULL AND call->>'id' = ANY($2)`,
+          [sessionId, given],
+        )
+      : [];
+    const used = new Set(taken.map((r) => r.id));
+    return calls.map((c) => {
+      const id = c.id && !used.has(c.id) ? c.id : `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+      used.add(id);
+      return { id, type: 'function', function: { name: c.name, arguments: c.arguments } };
+    });
+  }
+
+  async agentOf(messageId: string): Promise<string | undefined> {
+    const [row] = await this.dataSource.query(`SELECT agent FROM messages WHERE id = $1`, [messageId]);
+    return row?.agent ?? undefined;
   }
 
   async hasResult(sessionId: string, toolCallId: string): Promise<boolean> {

@@ -158,7 +158,9 @@ export class TurnRunner implements BeforeApplicationShutdown {
     // Refused before the turn starts: its transaction would close the expired approvals and then roll that back.
     if (approval.status === 'pending' && approval.expiresAt <= new Date()) throw approvalExpired(approval);
     if (input.decision === 'edit') {
-      const verdict = this.toolCheck.validateArguments(approval.toolName, input.arguments ?? {});
+      // Edited arguments stay within what the agent that made the call may do (e.g. the architect's *.md).
+      const agent = await this.messages.agentOf(approval.messageId);
+      const verdict = this.toolCheck.validateArguments(approval.toolName, input.arguments ?? {}, agent && this.agents.has(agent) ? agent : undefined);
       if (!verdict.ok) throw new BadRequestException({ statusCode: 400, code: 'invalid_arguments', message: `arguments: ${verdict.reason}` });
     }
     const turn = await this.admit(owner, sessionId, 'approval');
@@ -476,17 +478,14 @@ export class TurnRunner implements BeforeApplicationShutdown {
           this.addUsage(turn, event.inputTokens, event.outputTokens);
         }
       }
-      const toolCalls: StoredToolCall[] = calls.map((c) => ({
-        id: c.id || `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`,
-        type: 'function',
-        function: { name: c.name, arguments: c.arguments },
-      }));
       const text = turn.partial;
-      const [answer] = await turn.uow.transaction('save_assistant_message', (m) =>
-        this.messages.append(m, turn.sessionId, [
+      let toolCalls: StoredToolCall[] = [];
+      const [answer] = await turn.uow.transaction('save_assistant_message', async (m) => {
+        toolCalls = await this.messages.uniqueToolCalls(m, turn.sessionId, calls);
+        return this.messages.append(m, turn.sessionId, [
           { role: 'assistant', content: text || (toolCalls.length ? null : ''), toolCalls: toolCalls.length ? toolCalls : null, agent: agent.type, turnId: turn.id },
-        ]),
-      );
+        ]);
+      });
       turn.partial = '';
       turn.emit({ type: 'message', data: { message: toMessageView(answer) } });
       if (toolCalls.length === 0) return 'completed';
