@@ -80,9 +80,11 @@ export class LlmClient {
   async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
     const started = performance.now();
     let open: OpenStream | undefined;
-    const total = setTimeout(() => open?.controller.abort(new LlmTimeoutError('The LLM answer took too long.')), this.settings.LLM_TIMEOUT_MS);
+    // The whole answer's bound, retries and waits for the first token included.
+    const deadline = new AbortController();
+    const total = setTimeout(() => deadline.abort(new LlmTimeoutError('The LLM answer took too long.')), this.settings.LLM_TIMEOUT_MS);
     try {
-      open = await this.open(request);
+      open = await this.open({ ...request, signal: AbortSignal.any([request.signal, deadline.signal]) });
       this.firstChunk.observe(this.labels, (performance.now() - started) / 1000);
       for (let next = open.first; !next.done; next = await open.iterator.next()) {
         open.idle.refresh();
@@ -95,10 +97,11 @@ export class LlmClient {
       }
       // The SDK ends a stream quietly when its signal aborts: an abort is not a complete answer.
       if (request.signal.aborted) throw request.signal.reason;
+      if (deadline.signal.aborted) throw deadline.signal.reason;
       if (open.controller.signal.aborted) throw open.controller.signal.reason;
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason;
-      const reason: unknown = open?.controller.signal.reason;
+      const reason: unknown = deadline.signal.aborted ? deadline.signal.reason : open?.controller.signal.reason;
       const failure = classifyLlmError(reason instanceof LlmError ? reason : error);
       this.errors.inc({ gen_ai_provider_name: this.provider.name, error_type: failure.type });
       throw failure;
