@@ -8,6 +8,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { requireApiKey } from './auth/api-key.guard.js';
 import { ApiKeys } from './auth/api-keys.js';
+import { SafeInputPipe } from './auth/safe-input.pipe.js';
 import { Settings } from './config/settings.js';
 
 /** Builds the whole service from validated settings; `main.ts` and the tests share it. */
@@ -22,6 +23,7 @@ export async function createApp(settings: Settings): Promise<NestExpressApplicat
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalPipes(
+    new SafeInputPipe(),
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
   const document = SwaggerModule.createDocument(
