@@ -138,6 +138,7 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
 
   let launched = 0;
   let starting = 0;
+  let notStarted = 0;
   // Counts streams that had their first token or ended; tells the runner once all have.
   const markStarted = () => {
     if (ramped) {
@@ -161,6 +162,7 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
 
   /** A turn that never got to send its request. */
   const abandon = (message: string) => {
+    notStarted++;
     fail(message);
     markStarted();
     if (++finished === n) resolveAll();
@@ -300,6 +302,7 @@ async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
     doneStatuses,
     errorCodes,
     failures,
+    notStarted,
     failureSamples,
     errorEvents,
     shortStreams,

@@ -96,7 +96,8 @@ export function merged(histogram: Histogram): HistogramSeries {
 
 /**
  * Like PromQL's histogram_quantile: linear interpolation inside the bucket that holds the rank,
- * so the answer is only as fine as the buckets. In the +Inf bucket it answers the highest finite bound.
+ * so the answer is only as fine as the buckets. A rank in the +Inf bucket answers Infinity: all that is
+ * known is that it is above the highest finite bound.
  */
 export function quantile(series: HistogramSeries, q: number): number {
   if (series.count === 0 || series.buckets.length === 0) return NaN;
@@ -105,7 +106,7 @@ export function quantile(series: HistogramSeries, q: number): number {
   let lowerCount = 0;
   for (const [le, count] of series.buckets) {
     if (count >= rank) {
-      if (le === Infinity) return lowerBound;
+      if (le === Infinity) return Infinity;
       const inBucket = count - lowerCount;
       return inBucket === 0 ? le : lowerBound + ((le - lowerBound) * (rank - lowerCount)) / inBucket;
     }

@@ -29,12 +29,15 @@ export interface ConcurrencyRun {
   result: TurnsResult;
   messagesStored: number;
   cpu: CpuSplit;
+  /** SQL statements the server ran meanwhile, by first keyword (empty without pg_stat_statements). */
+  statements: Record<string, number>;
 }
 
 export interface OpenStreamsRun {
   target: TargetName;
   result: TurnsResult;
   cpu: CpuSplit;
+  statements: Record<string, number>;
   rssBeforeBytes: number;
   /** Read once every stream had started (first token, or ended, or not started in time). */
   rssHeldBytes: number | null;
@@ -69,6 +72,8 @@ export interface HistoryRun {
   rowsWritten: Record<string, number>;
   /** Service: micro-transactions from /metrics; floor: its inserts. */
   transactions: number;
+  /** SQL statements per turn by first keyword. */
+  statements: Record<string, number>;
   /** operation → [commits per turn, mean ms] */
   operations: Array<{ operation: string; perTurn: number; meanMs: number }>;
   promptMessages: number;
@@ -184,6 +189,42 @@ function failureNotes<R extends { target: TargetName; result: TurnsResult }>(run
 
 const HEADER = ['', 'floor', 'service', 'service ÷ floor', 'target'];
 
+/** Turns that sent their request. */
+function started(result: TurnsResult): number {
+  return result.turns - result.notStarted;
+}
+
+function totalOf(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/** `INSERT 2, SELECT 1.5, …` per unit, most frequent first. */
+function byKind(counts: Record<string, number>, per: number): string {
+  return (
+    Object.entries(counts)
+      .sort((a, b) => b[1] - a[1])
+      .map(([kind, n]) => {
+        const each = n / per;
+        return `${kind} ${num(each, Number.isInteger(each) ? 0 : each < 0.1 ? 3 : 1)}`;
+      })
+      .join(', ') || '—'
+  );
+}
+
+/** SQL statements per turn (all the server sent meanwhile, background work included), and by kind. */
+function statementRows<R extends { target: TargetName; result: TurnsResult; statements: Record<string, number> }>(runs: R[], unit: string): string[][] {
+  if (runs.every((r) => totalOf(r.statements) === 0)) return [];
+  const last = (t: TargetName) => [...runs].reverse().find((r) => r.target === t);
+  const kinds = (t: TargetName) => {
+    const r = last(t);
+    return r ? byKind(r.statements, started(r.result)) : '—';
+  };
+  return [
+    row(`SQL statements per ${unit}`, perTarget(runs, (r) => totalOf(r.statements) / started(r.result), 1)),
+    [`… by kind${runs.length > 2 ? ' (last round)' : ''}`, kinds('floor'), kinds('service'), '', ''],
+  ];
+}
+
 /** Cores busy while the turns ran, by who: on a small machine the server competes with everything else. */
 function cpuRows(runs: Array<{ target: TargetName; result: TurnsResult; cpu: CpuSplit }>): string[][] {
   const cores = (pick: (cpu: CpuSplit) => number) => (r: { result: TurnsResult; cpu: CpuSplit }) => pick(r.cpu) / r.result.wallMs;
@@ -238,6 +279,7 @@ function renderConcurrency(section: NonNullable<Results['concurrency']>): string
       row('median time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p50)),
       row('p99 time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p99)),
       row('server CPU per turn (ms)', perTarget(runs, (r) => r.cpu.server / r.result.turns, 2)),
+      ...statementRows(runs, 'turn'),
       ...cpuRows(runs),
       countRow('turns completed', completed('floor'), completed('service')),
       countRow('messages stored', stored('floor'), stored('service')),
@@ -275,7 +317,8 @@ function renderOpenStreams(section: NonNullable<Results['openStreams']>): string
       ['peak RSS', cell(floor, (r) => mib(r.rssPeakBytes)), cell(service, (r) => mib(r.rssPeakBytes)), ratio(service?.rssPeakBytes, floor?.rssPeakBytes), ''],
       ['all open after', cell(floor, opened), cell(service, opened), ratio(service?.result.allOpenAtMs ?? undefined, floor?.result.allOpenAtMs ?? undefined), ''],
       ['cores busy: server / PostgreSQL / LLM server + load generator / other processes', cell(floor, coresBusy), cell(service, coresBusy), '', ''],
-      ['server CPU per stream (ms)', cell(floor, (r) => num(r.cpu.server / r.result.turns, 2)), cell(service, (r) => num(r.cpu.server / r.result.turns, 2)), ratio(service && service.cpu.server / service.result.turns, floor && floor.cpu.server / floor.result.turns), ''],
+      ...statementRows(runs, 'stream'),
+      ['server CPU per stream (ms)', cell(floor, (r) => num(r.cpu.server / started(r.result), 2)), cell(service, (r) => num(r.cpu.server / started(r.result), 2)), ratio(service && service.cpu.server / started(service.result), floor && floor.cpu.server / started(floor.result)), ''],
       ['completed', cell(floor, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), cell(service, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), '', ''],
       ['dropped: error events / failed requests / short streams', problemCell(runs, 'floor'), problemCell(runs, 'service'), '', '0'],
     ]),
@@ -289,9 +332,12 @@ function ms(seconds: number): string {
 
 function renderTransactions(section: NonNullable<Results['transactions']>): string {
   if ('error' in section) return `Not measured: ${section.error}`;
+  const top = section.bucketBoundsMs[section.bucketBoundsMs.length - 1];
+  // A quantile in the +Inf bucket is only known to be above the highest bound.
+  const q = (value: number) => (value === Infinity ? `> ${num(top)}` : ms(value));
   const rows = [
-    ['**all operations**', num(section.overall.commits), ms(section.overall.p50Ms), ms(section.overall.p99Ms), ms(section.overall.meanMs), num(section.operations.reduce((n, o) => n + o.errors, 0))],
-    ...section.operations.map((o) => [o.operation, num(o.commits), ms(o.p50Ms), ms(o.p99Ms), ms(o.meanMs), num(o.errors)]),
+    ['**all operations**', num(section.overall.commits), q(section.overall.p50Ms), q(section.overall.p99Ms), ms(section.overall.meanMs), num(section.operations.reduce((n, o) => n + o.errors, 0))],
+    ...section.operations.map((o) => [o.operation, num(o.commits), q(o.p50Ms), q(o.p99Ms), ms(o.meanMs), num(o.errors)]),
   ];
   const floor = section.floorInsertMs;
   return [
@@ -331,6 +377,12 @@ function renderHistory(section: NonNullable<Results['history']>): string {
       ['rows written', ...cells((r) => num(total(r), 1))],
       ['… by table', ...cells(rowsWritten)],
       ['transactions', ...cells((r) => num(r.transactions, 1))],
+      ...(section.runs.some((r) => totalOf(r.statements) > 0)
+        ? [
+            ['SQL statements', ...cells((r) => num(totalOf(r.statements), 1))],
+            ['… by kind', ...cells((r) => byKind(r.statements, 1))],
+          ]
+        : []),
       ['messages sent to the LLM', ...cells((r) => num(r.promptMessages))],
       ['LLM request body (KiB)', ...cells((r) => num(r.promptBytes / 1024, 1))],
       ...operations.map((op) => [

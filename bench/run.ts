@@ -9,7 +9,7 @@
  *   npm run bench                       full run (a few minutes on 2 cores)
  *   npm run bench -- --quick            smaller numbers, one round: a smoke test in about a minute
  *   npm run bench -- --scenarios 1,2    only some scenarios (4 needs 2 and runs it)
- *   npm run bench -- --profile          CPU profile of the service during scenario 1
+ *   npm run bench -- --profile --scenarios 1   CPU profiles of the service and the floor during scenario 1
  *   npm run bench -- --rounds 3 --open-streams 5000 --no-write
  */
 import { execFileSync } from 'node:child_process';
@@ -113,6 +113,30 @@ async function createDatabase(kind: string): Promise<string> {
   return withDatabase(serverUrl, name);
 }
 
+
+/** Whether pg_stat_statements is there (always with the embedded server; maybe not on BENCH_DATABASE_URL). */
+let statementsCounted = false;
+
+/** Statements executed so far in a database, by first keyword (BEGIN, SELECT, INSERT, …). */
+async function statementCounts(databaseUrl: string): Promise<Map<string, number>> {
+  if (!statementsCounted) return new Map();
+  const rows = await sql<{ kind: string; calls: string }>(
+    serverUrl,
+    `SELECT upper(substring(ltrim(query) from '^[A-Za-z]+')) AS kind, sum(calls)::text AS calls
+     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) GROUP BY 1`,
+    [new URL(databaseUrl).pathname.slice(1)],
+  );
+  return new Map(rows.map((r) => [r.kind ?? '?', Number(r.calls)]));
+}
+
+function statementsBetween(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [kind, calls] of after) {
+    const n = calls - (before.get(kind) ?? 0);
+    if (n > 0) delta[kind] = n;
+  }
+  return delta;
+}
 
 // ---------------------------------------------------------------- the load generator
 
@@ -277,12 +301,15 @@ async function startService(label: string, nodeFlags: string[] = []): Promise<Ta
   return { name: 'service', baseUrl, child, databaseUrl: serviceDatabaseUrl, messagesTable: 'messages' };
 }
 
-/** A fresh floor and service for one scenario, stopped afterwards; `nodeFlags` by target (e.g. to profile). */
-async function withTargets<T>(
-  label: string,
-  run: (targets: Target[]) => Promise<T>,
-  nodeFlags: (target: TargetName) => string[] = () => [],
-): Promise<T> {
+const profileRoot = join(repoRoot, 'bench/profiles', startedAt.toISOString().replace(/[:.]/g, '-'));
+
+/**
+ * A fresh floor and service for one scenario, stopped afterwards. With `--profile` both run under
+ * `node --cpu-prof`; the profile is written when the process exits, and summarised then.
+ */
+async function withTargets<T>(label: string, run: (targets: Target[]) => Promise<T>): Promise<T> {
+  const profileDir = (target: TargetName) => join(profileRoot, label, target);
+  const nodeFlags = (target: TargetName) => (args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(target)}`] : []);
   const floor = await startFloor(label, nodeFlags('floor'));
   let service: Target | undefined;
   try {
@@ -291,6 +318,13 @@ async function withTargets<T>(
   } finally {
     await service?.child.stop();
     await floor.child.stop();
+    if (args.profile) {
+      for (const target of service ? [service, floor] : [floor]) {
+        const file = newestProfile(profileDir(target.name));
+        progress(`${target.name} CPU profile of ${label}: ${relative(process.cwd(), file)}`);
+        process.stdout.write(`${formatSummary(file)}\n`);
+      }
+    }
   }
 }
 
@@ -315,30 +349,18 @@ async function countMessages(target: Target, sessionIds: string[]): Promise<numb
 async function throughput(load: LoadGenerator): Promise<NonNullable<Results['throughput']>> {
   const { turns, tokens } = config.throughput;
   const runs: ThroughputRun[] = [];
-  const profileDir = args.profile ? join(repoRoot, 'bench/profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : undefined;
-  await withTargets(
-    'throughput',
-    async (targets) => {
-      for (const target of targets) await warmUp(load, target, 200);
-      for (let round = 1; round <= config.throughput.rounds; round++) {
-        for (const target of targets) {
-          const ids = await load.sessions(target.baseUrl, turns);
-          const [result, cpu] = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, 0, 120_000)));
-          const tokensPerSecond = result.tokensDelivered / (result.wallMs / 1000);
-          runs.push({ target: target.name, round, result, tokensPerSecond, cpu });
-          progress(`  ${target.name} round ${round}: ${Math.round(tokensPerSecond)} tokens/s, ${result.completed}/${result.turns} completed`);
-        }
+  await withTargets('throughput', async (targets) => {
+    for (const target of targets) await warmUp(load, target, 200);
+    for (let round = 1; round <= config.throughput.rounds; round++) {
+      for (const target of targets) {
+        const ids = await load.sessions(target.baseUrl, turns);
+        const [result, cpu] = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, 0, 120_000)));
+        const tokensPerSecond = result.tokensDelivered / (result.wallMs / 1000);
+        runs.push({ target: target.name, round, result, tokensPerSecond, cpu });
+        progress(`  ${target.name} round ${round}: ${Math.round(tokensPerSecond)} tokens/s, ${result.completed}/${result.turns} completed`);
       }
-    },
-    (target) => (profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, target)}`] : []),
-  );
-  // A profile is written when its process exits, so both are complete here.
-  for (const target of profileDir ? (['service', 'floor'] as const) : []) {
-    if (!runs.some((r) => r.target === target)) continue;
-    const file = newestProfile(join(profileDir!, target));
-    progress(`${target} CPU profile of scenario 1: ${relative(process.cwd(), file)}`);
-    process.stdout.write(`${formatSummary(file)}\n`);
-  }
+    }
+  });
   return { turns, tokens, runs };
 }
 
@@ -356,7 +378,9 @@ async function concurrency(load: LoadGenerator): Promise<{ section: NonNullable<
         const ids = await load.sessions(target.baseUrl, turns);
         const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
         if (target.name === 'floor') await fetch(`${target.baseUrl}/stats`).then((r) => r.arrayBuffer()); // forget the set-up inserts
+        const statementsBefore = await statementCounts(target.databaseUrl);
         const [result, cpu] = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, 120_000)));
+        const statements = statementsBetween(statementsBefore, await statementCounts(target.databaseUrl));
         if (target.name === 'service') {
           sawService = true;
           const metricsAfter = await scrapeMetrics(target);
@@ -371,7 +395,7 @@ async function concurrency(load: LoadGenerator): Promise<{ section: NonNullable<
           floorInsertMs.push(((await (await fetch(`${target.baseUrl}/stats`)).json()) as { insertMs: Summary }).insertMs);
         }
         const messagesStored = await countMessages(target, ids);
-        runs.push({ target: target.name, round, result, messagesStored, cpu });
+        runs.push({ target: target.name, round, result, messagesStored, cpu, statements });
         progress(
           `  ${target.name} round ${round}: median turn ${result.turnMs.p50.toFixed(0)} ms, p99 first token ${result.firstTokenMs.p99.toFixed(0)} ms, ${result.completed}/${result.turns} completed, ${messagesStored} messages`,
         );
@@ -445,6 +469,7 @@ async function openStreams(load: LoadGenerator, fdLimit: number): Promise<NonNul
       };
       const ramp = { holdGate: gate, startConcurrency: OPEN_STREAMS_STARTING, startWithinMs: OPEN_STREAMS_START_WITHIN_MS };
       let measured: [TurnsResult, CpuSplit];
+      const statementsBefore = await statementCounts(target.databaseUrl);
       try {
         measured = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, OPEN_STREAMS_START_WITHIN_MS + 60_000, ramp), onStarted));
       } finally {
@@ -452,7 +477,8 @@ async function openStreams(load: LoadGenerator, fdLimit: number): Promise<NonNul
         await release();
       }
       const [result, cpu] = measured;
-      runs.push({ target: target.name, result, cpu, rssBeforeBytes, rssHeldBytes, heldStreams, rssPeakBytes });
+      const statements = statementsBetween(statementsBefore, await statementCounts(target.databaseUrl));
+      runs.push({ target: target.name, result, cpu, statements, rssBeforeBytes, rssHeldBytes, heldStreams, rssPeakBytes });
       const perStream = rssHeldBytes === null || heldStreams === 0 ? 'RSS not read' : `${((rssHeldBytes - rssBeforeBytes) / heldStreams / 1024).toFixed(1)} KiB per stream`;
       progress(`  ${target.name}: ${heldStreams} held at once after ${((result.allStartedAtMs ?? NaN) / 1000).toFixed(1)} s, ${perStream}, ${result.completed}/${result.turns} completed`);
     }
@@ -506,6 +532,7 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
         const turnMs: number[] = [];
         const firstTokenMs: number[] = [];
         const rows: Record<string, number> = {};
+        const statements: Record<string, number> = {};
         let transactions = 0;
         let tx: Histogram = new Map();
         let promptMessages = 0;
@@ -517,7 +544,11 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
           const [{ xid }] = await sql<{ xid: string }>(target.databaseUrl, 'SELECT (txid_current() % 4294967296)::text AS xid');
           const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
           if (target.name === 'floor') await floorInserts(target); // forget the earlier inserts
+          const statementsBefore = await statementCounts(target.databaseUrl);
           const result = await load.turns(turnsCommand(target.baseUrl, [sessionId], tokens, 0, 60_000));
+          for (const [kind, n] of Object.entries(statementsBetween(statementsBefore, await statementCounts(target.databaseUrl)))) {
+            statements[kind] = (statements[kind] ?? 0) + n;
+          }
           if (result.completed !== 1) throw new Error(`${target.name} turn with ${priorMessages} prior messages did not complete: ${result.failureSamples.join('; ')}`);
           turnMs.push(result.turnMs.p50);
           firstTokenMs.push(result.firstTokenMs.p50);
@@ -550,6 +581,7 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
           firstTokenMs: summarize(firstTokenMs).p50,
           rowsWritten: Object.fromEntries(Object.entries(rows).map(([t, n]) => [t, n / repeats])),
           transactions: transactions / repeats,
+          statements: Object.fromEntries(Object.entries(statements).map(([kind, n]) => [kind, n / repeats])),
           operations: [...tx.entries()].map(([operation, s]) => ({ operation, perTurn: s.count / repeats, meanMs: (s.sum / s.count) * 1000 })),
           promptMessages,
           promptBytes,
@@ -614,12 +646,23 @@ async function main(): Promise<void> {
   if (process.env.BENCH_DATABASE_URL) {
     serverUrl = process.env.BENCH_DATABASE_URL;
   } else {
-    database = await EmbeddedDatabase.start({ dataDir: join(runDir, 'pg'), persistent: false, serverSettings: { max_connections: 200 } });
+    database = await EmbeddedDatabase.start({
+      dataDir: join(runDir, 'pg'),
+      persistent: false,
+      // pg_stat_statements counts the statements (round trips) each server sends per turn.
+      serverSettings: { max_connections: 200, shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track_utility': 'on' },
+    });
     serverUrl = database.url;
   }
   const [{ server_version: version }] = await sql<{ server_version: string }>(serverUrl, 'SHOW server_version');
   floorDatabaseUrl = await createDatabase('floor');
   serviceDatabaseUrl = await createDatabase('service');
+  statementsCounted = await sql(serverUrl, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+    .then(() => sql(serverUrl, 'SELECT 1 FROM pg_stat_statements LIMIT 1')) // fails when the library is not preloaded
+    .then(
+      () => true,
+      () => false,
+    );
   progress(`PostgreSQL ${version} ready`);
 
   llmPort = await findFreePort();
@@ -645,7 +688,7 @@ async function main(): Promise<void> {
     serviceProblem: null,
   };
 
-  if (args.profile) results.notes.push('`--profile`: both servers ran scenario 1 under `node --cpu-prof` (profiles in `bench/profiles/`), which slows them a little.');
+  if (args.profile) results.notes.push('`--profile`: both servers ran under `node --cpu-prof` (profiles in `bench/profiles/`), which slows them a little.');
   if (scenarios.has(1)) results.throughput = await sectionOf('scenario 1: throughput', () => throughput(load));
   if (scenarios.has(2)) {
     const measured = await sectionOf('scenario 2: concurrency', () => concurrency(load));

@@ -71,6 +71,8 @@ export interface TurnsResult {
   errorCodes: Record<string, number>;
   /** Responses other than 200 text/event-stream, connection errors, streams cut before `done`. */
   failures: number;
+  /** Turns whose request was never sent (ramped runs: the time to start ran out; failures include them). */
+  notStarted: number;
   failureSamples: string[];
   /** `event: error` frames. */
   errorEvents: number;
