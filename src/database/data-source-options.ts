@@ -17,7 +17,8 @@ export function dataSourceOptions(url: string, poolSize: number): DataSourceOpti
     migrationsRun: false,
     poolSize,
     applicationName: 'agent-runtime',
-    connectTimeoutMS: 5_000,
+    // pg applies this to waiting for a pooled connection too: under a burst of turns that wait is legitimate.
+    connectTimeoutMS: 30_000,
     extra: { idleTimeoutMillis: 30_000 },
   };
 }

@@ -12,7 +12,7 @@ import {
 } from 'cockatiel';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { Settings } from '../config/settings.js';
-import { classifyLlmError, isRetryable, LlmCallAborted, LlmError, LlmTimeoutError } from './llm-errors.js';
+import { classifyLlmError, isRetryable, LlmCallAborted, LlmError, LlmStreamBrokeOff, LlmTimeoutError } from './llm-errors.js';
 import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
 
 const CIRCUIT_STATE: Record<CircuitState, number> = {
@@ -21,13 +21,6 @@ const CIRCUIT_STATE: Record<CircuitState, number> = {
   [CircuitState.Open]: 2,
   [CircuitState.Isolated]: 2,
 };
-
-interface OpenStream {
-  iterator: AsyncIterator<LlmEvent>;
-  first: IteratorResult<LlmEvent>;
-  controller: AbortController;
-  idle: NodeJS.Timeout;
-}
 
 /**
  * The LLM as a turn sees it: the configured provider behind a circuit breaker, retried with
@@ -63,7 +56,7 @@ export class LlmClient {
       this.logger.warn({ msg: 'LLM circuit breaker changed state', provider: provider.name, state: CircuitState[state] });
     });
     this.retryPolicy = retry(
-      handleWhen((error) => isRetryable(classifyLlmError(error))),
+      handleWhen((error) => !(error instanceof LlmStreamBrokeOff) && isRetryable(classifyLlmError(error))),
       {
         maxAttempts: settings.LLM_MAX_RETRIES,
         backoff: new ExponentialBackoff({ initialDelay: settings.LLM_RETRY_BASE_MS, maxDelay: 10_000 }),
@@ -76,83 +69,78 @@ export class LlmClient {
     return this.provider.name;
   }
 
-  /** Streams one completion. Throws `LlmError`, or the turn's abort reason when its signal aborts. */
-  async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
+  /**
+   * Streams one completion, handing each event to `onEvent` as it arrives (callbacks rather than
+   * async iterators all the way from the provider: no promise per token on the hottest path).
+   * Attempts that fail before their first event are retried; once an event went out, a failure is
+   * final. Throws `LlmError`, or the turn's abort reason when its signal aborts.
+   */
+  async stream(request: LlmRequest, onEvent: (event: LlmEvent) => void): Promise<void> {
     const started = performance.now();
-    let open: OpenStream | undefined;
     // The whole answer's bound, retries and waits for the first token included.
     const deadline = new AbortController();
     const total = setTimeout(() => deadline.abort(new LlmTimeoutError('The LLM answer took too long.')), this.settings.LLM_TIMEOUT_MS);
-    try {
-      open = await this.open({ ...request, signal: AbortSignal.any([request.signal, deadline.signal]) });
-      this.firstChunk.observe(this.labels, (performance.now() - started) / 1000);
-      for (let next = open.first; !next.done; next = await open.iterator.next()) {
-        open.idle.refresh();
-        const event = next.value;
-        if (event.type === 'usage') {
-          this.tokens.observe({ ...this.labels, gen_ai_token_type: 'input' }, event.inputTokens);
-          this.tokens.observe({ ...this.labels, gen_ai_token_type: 'output' }, event.outputTokens);
-        }
-        yield event;
+    const signal = AbortSignal.any([request.signal, deadline.signal]);
+    let delivered = false;
+    const deliver = (event: LlmEvent) => {
+      if (!delivered) {
+        delivered = true;
+        this.firstChunk.observe(this.labels, (performance.now() - started) / 1000);
       }
-      // The SDK ends a stream quietly when its signal aborts: an abort is not a complete answer.
-      if (request.signal.aborted) throw request.signal.reason;
-      if (deadline.signal.aborted) throw deadline.signal.reason;
-      if (open.controller.signal.aborted) throw open.controller.signal.reason;
+      if (event.type === 'usage') {
+        this.tokens.observe({ ...this.labels, gen_ai_token_type: 'input' }, event.inputTokens);
+        this.tokens.observe({ ...this.labels, gen_ai_token_type: 'output' }, event.outputTokens);
+      }
+      onEvent(event);
+    };
+    try {
+      await this.untilStopped(
+        signal,
+        this.breaker.execute(() => this.retryPolicy.execute(() => this.attempt({ ...request, signal }, deliver, () => delivered), signal)),
+      );
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason;
-      const reason: unknown = deadline.signal.aborted ? deadline.signal.reason : open?.controller.signal.reason;
-      const failure = classifyLlmError(reason instanceof LlmError ? reason : error);
+      const failure = classifyLlmError(deadline.signal.aborted ? deadline.signal.reason : error);
       this.errors.inc({ gen_ai_provider_name: this.provider.name, error_type: failure.type });
       throw failure;
     } finally {
       clearTimeout(total);
-      if (open) {
-        clearTimeout(open.idle);
-        open.controller.abort();
-      }
       this.duration.observe(this.labels, (performance.now() - started) / 1000);
     }
   }
 
-  /**
-   * Opens the stream through the breaker and the retries, and gives up as soon as the turn stops:
-   * cockatiel's wait between attempts does not listen to the signal.
-   */
-  private open(request: LlmRequest): Promise<OpenStream> {
-    const opening = this.breaker.execute(() =>
-      this.retryPolicy.execute(async () => {
-        const controller = new AbortController();
-        const idle = setTimeout(
-          () => controller.abort(new LlmTimeoutError('The LLM stopped sending tokens.')),
-          this.settings.LLM_IDLE_TIMEOUT_MS,
-        );
-        try {
-          request.signal.throwIfAborted();
-          const iterator = this.provider
-            .stream({ ...request, signal: AbortSignal.any([request.signal, controller.signal]) })
-            [Symbol.asyncIterator]();
-          const first = await iterator.next();
-          return { iterator, first, controller, idle };
-        } catch (error) {
-          clearTimeout(idle);
-          if (request.signal.aborted) throw new LlmCallAborted();
-          const reason: unknown = controller.signal.reason;
-          throw reason instanceof LlmError ? reason : classifyLlmError(error);
-        }
-      }, request.signal),
-    );
-    return new Promise<OpenStream>((resolve, reject) => {
-      const stopped = () => reject(request.signal.reason);
-      request.signal.addEventListener('abort', stopped, { once: true });
-      opening
-        .then((open) => {
-          if (!request.signal.aborted) return resolve(open);
-          // Opened just as the turn stopped: nobody will read it.
-          clearTimeout(open.idle);
-          open.controller.abort();
-        }, reject)
-        .finally(() => request.signal.removeEventListener('abort', stopped));
+  /** One call to the provider, bounded by the idle timeout between events. */
+  private async attempt(request: LlmRequest, deliver: (event: LlmEvent) => void, delivered: () => boolean): Promise<void> {
+    request.signal.throwIfAborted();
+    const controller = new AbortController();
+    const idle = setTimeout(() => controller.abort(new LlmTimeoutError('The LLM stopped sending tokens.')), this.settings.LLM_IDLE_TIMEOUT_MS);
+    try {
+      await this.provider.stream({ ...request, signal: AbortSignal.any([request.signal, controller.signal]) }, (event) => {
+        idle.refresh();
+        deliver(event);
+      });
+      // The SDK ends a stream quietly when its signal aborts: an abort is not a complete answer.
+      request.signal.throwIfAborted();
+      controller.signal.throwIfAborted();
+    } catch (error) {
+      if (request.signal.aborted) throw new LlmCallAborted();
+      const reason: unknown = controller.signal.reason;
+      const failure = reason instanceof LlmError ? reason : classifyLlmError(error);
+      // The user has seen tokens: trying again would show them twice.
+      throw delivered() ? new LlmStreamBrokeOff(failure) : failure;
+    } finally {
+      clearTimeout(idle);
+      controller.abort();
+    }
+  }
+
+  /** Rejects as soon as the turn stops: cockatiel's wait between attempts does not listen to the signal. */
+  private untilStopped<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const stopped = () => reject(signal.reason);
+      if (signal.aborted) return stopped();
+      signal.addEventListener('abort', stopped, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stopped));
     });
   }
 }

@@ -27,8 +27,16 @@ export class LlmTimeoutError extends LlmError {
 /** The turn stopped (cancel, client gone, shutdown) while its call was being opened: says nothing of the provider. */
 export class LlmCallAborted extends Error {}
 
+/** A stream that failed after its first event: never retried, as the user has seen part of it. */
+export class LlmStreamBrokeOff extends Error {
+  constructor(readonly failure: LlmError) {
+    super(failure.message);
+  }
+}
+
 export function classifyLlmError(error: unknown): LlmError {
   if (error instanceof LlmError) return error;
+  if (error instanceof LlmStreamBrokeOff) return error.failure;
   if (error instanceof BrokenCircuitError) {
     return new LlmError('circuit_open', 'The LLM provider is failing and calls to it are paused for a while; try again shortly.');
   }

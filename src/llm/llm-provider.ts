@@ -32,5 +32,6 @@ export abstract class LlmProvider {
   abstract readonly name: string;
   /** `gen_ai.request.model` */
   abstract readonly model: string;
-  abstract stream(request: LlmRequest): AsyncIterable<LlmEvent>;
+  /** Calls `onEvent` for each event as it arrives; resolves when the answer is complete. */
+  abstract stream(request: LlmRequest, onEvent: (event: LlmEvent) => void): Promise<void>;
 }

@@ -23,7 +23,7 @@ export class OpenAiProvider extends LlmProvider {
     });
   }
 
-  async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
+  async stream(request: LlmRequest, onEvent: (event: LlmEvent) => void): Promise<void> {
     const stream = await this.client.chat.completions.create(
       {
         model: this.model,
@@ -37,7 +37,7 @@ export class OpenAiProvider extends LlmProvider {
     const calls: Array<LlmToolCall | undefined> = [];
     for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
       const delta = chunk.choices?.[0]?.delta;
-      if (delta?.content) yield { type: 'text', delta: delta.content };
+      if (delta?.content) onEvent({ type: 'text', delta: delta.content });
       for (const part of delta?.tool_calls ?? []) {
         const call = (calls[part.index] ??= { id: '', name: '', arguments: '' });
         if (part.id) call.id = part.id;
@@ -45,10 +45,10 @@ export class OpenAiProvider extends LlmProvider {
         if (part.function?.arguments) call.arguments += part.function.arguments;
       }
       if (chunk.usage) {
-        yield { type: 'usage', inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+        onEvent({ type: 'usage', inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens });
       }
     }
     const complete = calls.filter((c): c is LlmToolCall => !!c && !!c.name);
-    if (complete.length) yield { type: 'tool_calls', calls: complete };
+    if (complete.length) onEvent({ type: 'tool_calls', calls: complete });
   }
 }

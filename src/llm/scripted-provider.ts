@@ -40,7 +40,7 @@ export class ScriptedProvider extends LlmProvider {
     super();
   }
 
-  async *stream(request: LlmRequest): AsyncIterable<LlmEvent> {
+  async stream(request: LlmRequest, onEvent: (event: LlmEvent) => void): Promise<void> {
     const last = request.messages[request.messages.length - 1];
     const offered = new Set((request.tools ?? []).map((t) => (t.type === 'function' ? t.function.name : '')));
     const inputTokens = Math.ceil(request.messages.reduce((n, m) => n + textOf(m).length, 0) / 4);
@@ -48,7 +48,7 @@ export class ScriptedProvider extends LlmProvider {
     // A request for a bare JSON answer (the orchestrator's routing) gets none: the caller's
     // keyword rules then decide, which is what they are for.
     if (!request.tools?.length && /JSON object/.test(textOf(request.messages[0]))) {
-      yield { type: 'text', delta: 'The scripted model does not classify requests.' };
+      onEvent({ type: 'text', delta: 'The scripted model does not classify requests.' });
       return;
     }
 
@@ -58,17 +58,17 @@ export class ScriptedProvider extends LlmProvider {
         const match = text.match(pattern);
         if (match && offered.has(tool)) {
           const call: LlmToolCall = { id: `call_${hash(text + request.messages.length)}`, name: tool, arguments: JSON.stringify(args(match)) };
-          yield* this.words(`I'll use ${tool} for that.`, request.signal);
-          yield { type: 'tool_calls', calls: [call] };
-          yield { type: 'usage', inputTokens, outputTokens: 12 };
+          await this.words(`I'll use ${tool} for that.`, request.signal, onEvent);
+          onEvent({ type: 'tool_calls', calls: [call] });
+          onEvent({ type: 'usage', inputTokens, outputTokens: 12 });
           return;
         }
       }
     }
 
     const answer = last?.role === 'tool' ? this.afterTool(textOf(last)) : this.answer(textOf(last));
-    yield* this.words(answer, request.signal);
-    yield { type: 'usage', inputTokens, outputTokens: answer.split(/\s+/).length };
+    await this.words(answer, request.signal, onEvent);
+    onEvent({ type: 'usage', inputTokens, outputTokens: answer.split(/\s+/).length });
   }
 
   private answer(question: string): string {
@@ -87,13 +87,13 @@ export class ScriptedProvider extends LlmProvider {
     return `The tool answered: "${summary}". That is what I needed; the step is done.`;
   }
 
-  private async *words(text: string, signal: AbortSignal): AsyncIterable<LlmEvent> {
+  private async words(text: string, signal: AbortSignal, onEvent: (event: LlmEvent) => void): Promise<void> {
     const delay = this.settings.SCRIPTED_TOKEN_DELAY_MS;
     const words = text.split(/(?<=\s)/);
     for (const word of words) {
       signal.throwIfAborted();
       if (delay > 0) await sleep(delay, undefined, { signal });
-      yield { type: 'text', delta: word };
+      onEvent({ type: 'text', delta: word });
     }
   }
 }

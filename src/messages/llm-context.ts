@@ -1,6 +1,9 @@
 import type { ChatMessage } from '../llm/llm-provider.js';
 import type { MessageEntity } from './message.entity.js';
 
+/** What the LLM's context is built from. */
+export type HistoryEntry = Pick<MessageEntity, 'role' | 'content' | 'toolCalls' | 'toolCallId'>;
+
 /** A rough token count (≈ 4 characters a token): good enough to keep a context under budget. */
 export function estimateTokens(message: ChatMessage): number {
   const text = typeof message.content === 'string' ? message.content : JSON.stringify(message.content ?? '');
@@ -8,7 +11,7 @@ export function estimateTokens(message: ChatMessage): number {
   return Math.ceil((text.length + calls.length) / 4) + 4;
 }
 
-function toChatMessage(m: MessageEntity): ChatMessage {
+function toChatMessage(m: HistoryEntry): ChatMessage {
   switch (m.role) {
     case 'assistant':
       return m.toolCalls?.length
@@ -28,7 +31,7 @@ function toChatMessage(m: MessageEntity): ChatMessage {
  * message included. A history over `budget` tokens loses its oldest messages first, and an
  * assistant tool call and its tool results are kept or dropped together.
  */
-export function buildContext(systemPrompt: string, history: MessageEntity[], budget: number): ChatMessage[] {
+export function buildContext(systemPrompt: string, history: HistoryEntry[], budget: number): ChatMessage[] {
   // Groups: an assistant answer with the tool messages that follow it, or a lone message.
   const groups: ChatMessage[][] = [];
   for (const m of history) {

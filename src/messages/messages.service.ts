@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import type { LlmToolCall } from '../llm/llm-provider.js';
+import type { HistoryEntry } from './llm-context.js';
 import { MessageEntity, StoredToolCall } from './message.entity.js';
 import { MessagePage, MessageView } from './message.dto.js';
 
@@ -84,9 +85,12 @@ export class MessagesService {
     );
   }
 
-  /** The whole stored history, oldest first: what the LLM's context is built from. */
-  history(sessionId: string, manager: EntityManager = this.dataSource.manager): Promise<MessageEntity[]> {
-    return manager.find(MessageEntity, { where: { sessionId }, order: { seq: 'ASC' } });
+  /** The whole stored history, oldest first: what the LLM's context is built from (only the columns it needs). */
+  history(sessionId: string): Promise<HistoryEntry[]> {
+    return this.dataSource.query(
+      `SELECT role, content, tool_calls AS "toolCalls", tool_call_id AS "toolCallId" FROM messages WHERE session_id = $1 ORDER BY seq`,
+      [sessionId],
+    );
   }
 
   async page(sessionId: string, limit = 100, after?: string): Promise<MessagePage> {

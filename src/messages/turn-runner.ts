@@ -407,16 +407,19 @@ export class TurnRunner implements BeforeApplicationShutdown {
   private async classify(turn: Turn, content: string): Promise<{ agent: string; reason: string }> {
     let text = '';
     try {
-      for await (const event of this.llm.stream({
-        messages: [
-          { role: 'system', content: classificationPrompt(this.agents) },
-          { role: 'user', content },
-        ],
-        signal: turn.signal,
-      })) {
-        if (event.type === 'text') text += event.delta;
-        if (event.type === 'usage') this.addUsage(turn, event.inputTokens, event.outputTokens);
-      }
+      await this.llm.stream(
+        {
+          messages: [
+            { role: 'system', content: classificationPrompt(this.agents) },
+            { role: 'user', content },
+          ],
+          signal: turn.signal,
+        },
+        (event) => {
+          if (event.type === 'text') text += event.delta;
+          if (event.type === 'usage') this.addUsage(turn, event.inputTokens, event.outputTokens);
+        },
+      );
     } catch (error) {
       if (turn.signal.aborted) throw error;
       this.logger.warn({ msg: 'classification call failed; routing by keywords', turnId: turn.id, error: (error as Error).message });
@@ -468,7 +471,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
       const context = buildContext(agent.systemPrompt, history, this.settings.HISTORY_TOKEN_BUDGET);
       let calls: LlmToolCall[] = [];
       turn.partial = '';
-      for await (const event of this.llm.stream({ messages: context, tools: this.agents.toolSpecsFor(agent.type), signal: turn.signal })) {
+      await this.llm.stream({ messages: context, tools: this.agents.toolSpecsFor(agent.type), signal: turn.signal }, (event) => {
         if (event.type === 'text') {
           turn.partial += event.delta;
           turn.emit({ type: 'token', data: { delta: event.delta } });
@@ -477,7 +480,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
         } else {
           this.addUsage(turn, event.inputTokens, event.outputTokens);
         }
-      }
+      });
       const text = turn.partial;
       let toolCalls: StoredToolCall[] = [];
       const [answer] = await turn.uow.transaction('save_assistant_message', async (m) => {
