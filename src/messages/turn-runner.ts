@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { Observable } from 'rxjs';
+import type { EntityManager } from 'typeorm';
 import { AgentCatalog } from '../agents/agent-catalog.js';
 import { AgentSwitch, AgentSwitches } from '../agents/agent-switches.js';
 import { classificationPrompt, classifyByKeywords, parseClassification } from '../agents/routing.js';
@@ -232,7 +233,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
     const id = randomUUID();
     let agent: string | undefined;
     try {
-      agent = await uow.transaction('start_turn', async (m) => {
+      agent = await uow.statement('start_turn', async (m) => {
         const rows: Array<{ agent: string }> = await m.query(
           `WITH taken AS (
              UPDATE sessions s SET active_turn_id = $2, lease_expires_at = now() + make_interval(secs => $3)
@@ -326,7 +327,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
   /** Ends the turn in the database: its status and usage, and the released lease. Commits before `done`. */
   private finish(turn: Turn, status: DoneStatus, error?: string): Promise<void> {
     this.turnsTotal.inc({ status });
-    return turn.uow.transaction('finish_turn', async (m) => {
+    return turn.uow.statement('finish_turn', async (m) => {
       await m.query(
         `WITH finished AS (
            UPDATE turns SET status = $3, prompt_tokens = $4, completion_tokens = $5, error = $6, finished_at = now() WHERE id = $2)
@@ -379,19 +380,23 @@ export class TurnRunner implements BeforeApplicationShutdown {
    * so the history stays valid for any OpenAI-compatible API — then routes it.
    */
   private async takeUserMessage(turn: Turn, content: string, agentType?: string): Promise<'continue'> {
-    const saved = await turn.uow.transaction('save_user_message', async (m) => {
-      const outstanding = await this.messages.outstandingCalls(turn.sessionId, m);
-      // Calls held for approval are outstanding calls too: the user moved on without deciding.
-      if (outstanding) await this.approvals.close(m, turn.sessionId, 'all');
-      const closing: NewMessage[] = (outstanding?.unanswered ?? []).map((call) => ({
-        role: 'tool',
-        toolCallId: call.id,
-        content: NOT_RUN_AFTER_NEW_MESSAGE,
-        turnId: turn.id,
-        agent: turn.agent,
-      }));
-      return this.messages.append(m, turn.sessionId, [...closing, { role: 'user', content, turnId: turn.id, agent: turn.agent }], titleFrom(content));
-    });
+    const message: NewMessage = { role: 'user', content, turnId: turn.id, agent: turn.agent };
+    // Read outside the write: the lease keeps every other turn, result and decision off this session.
+    const outstanding = await this.messages.outstandingCalls(turn.sessionId);
+    const saved = outstanding
+      ? await turn.uow.transaction('save_user_message', async (m) => {
+          // Calls held for approval are outstanding calls too: the user moved on without deciding.
+          await this.approvals.close(m, turn.sessionId, 'all');
+          const closing: NewMessage[] = outstanding.unanswered.map((call) => ({
+            role: 'tool',
+            toolCallId: call.id,
+            content: NOT_RUN_AFTER_NEW_MESSAGE,
+            turnId: turn.id,
+            agent: turn.agent,
+          }));
+          return this.messages.append(m, turn.sessionId, [...closing, message], titleFrom(content));
+        })
+      : await turn.uow.statement('save_user_message', (m) => this.messages.append(m, turn.sessionId, [message], titleFrom(content)));
     for (const message of saved) turn.emit({ type: 'message', data: { message: toMessageView(message) } });
 
     if (agentType && agentType !== turn.agent) {
@@ -483,12 +488,16 @@ export class TurnRunner implements BeforeApplicationShutdown {
       });
       const text = turn.partial;
       let toolCalls: StoredToolCall[] = [];
-      const [answer] = await turn.uow.transaction('save_assistant_message', async (m) => {
+      const save = async (m: EntityManager) => {
         toolCalls = await this.messages.uniqueToolCalls(m, turn.sessionId, calls);
         return this.messages.append(m, turn.sessionId, [
           { role: 'assistant', content: text || (toolCalls.length ? null : ''), toolCalls: toolCalls.length ? toolCalls : null, agent: agent.type, turnId: turn.id },
         ]);
-      });
+      };
+      // Without tool calls the answer is one INSERT, atomic on its own.
+      const [answer] = calls.length
+        ? await turn.uow.transaction('save_assistant_message', save)
+        : await turn.uow.statement('save_assistant_message', save);
       turn.partial = '';
       turn.emit({ type: 'message', data: { message: toMessageView(answer) } });
       if (toolCalls.length === 0) return 'completed';

@@ -67,7 +67,17 @@ export class UnitOfWork {
    */
   async transaction<T>(operation: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.state === 'closed') throw new NoUnitOfWorkError(`transaction "${operation}" after its Unit of Work ended`);
-    return this.retryPolicy.execute(() => this.attempt(operation, work));
+    return this.retryPolicy.execute(() => this.attempt(operation, work, true));
+  }
+
+  /**
+   * A micro-transaction of exactly one SQL statement, which PostgreSQL runs atomically on its own:
+   * the same naming, metrics and retries as `transaction()`, without the BEGIN and COMMIT round trips.
+   * The statement commits when it returns, so it cannot be rolled back when the stream ends after it.
+   */
+  async statement<T>(operation: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.state === 'closed') throw new NoUnitOfWorkError(`statement "${operation}" after its Unit of Work ended`);
+    return this.retryPolicy.execute(() => this.attempt(operation, work, false));
   }
 
   /**
@@ -106,7 +116,7 @@ export class UnitOfWork {
     }
   }
 
-  private async attempt<T>(operation: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  private async attempt<T>(operation: string, work: (manager: EntityManager) => Promise<T>, wrapped: boolean): Promise<T> {
     const tx = { operation, doomed: false };
     const started = performance.now();
     let runner: QueryRunner | undefined;
@@ -115,10 +125,10 @@ export class UnitOfWork {
       runner = this.dataSource.createQueryRunner();
       runner.data = { unitOfWork: this.id };
       await runner.connect();
-      await runner.startTransaction();
+      if (wrapped) await runner.startTransaction();
       const result = await work(runner.manager);
-      if (tx.doomed) throw new StreamEndedError(operation);
-      await runner.commitTransaction();
+      if (wrapped && tx.doomed) throw new StreamEndedError(operation);
+      if (wrapped) await runner.commitTransaction();
       this.committed++;
       this.observe(operation, started, 'success');
       return result;
