@@ -30,6 +30,16 @@ export interface OutstandingCalls {
   unanswered: StoredToolCall[];
 }
 
+/** The tool calls of the latest assistant answer in `history` that no tool message answers yet. */
+export function unansweredCalls(history: HistoryEntry[]): StoredToolCall[] {
+  for (let i = history.length - 1; i >= 0; i--) {
+    if (history[i].role !== 'assistant') continue;
+    const answered = new Set(history.slice(i + 1).filter((m) => m.role === 'tool').map((m) => m.toolCallId));
+    return (history[i].toolCalls ?? []).filter((call) => !answered.has(call.id));
+  }
+  return [];
+}
+
 /** The message history: append-only rows in conversation order. */
 @Injectable()
 export class MessagesService {

@@ -33,9 +33,9 @@ import { sessionBusy, SessionsService, titleFrom } from '../sessions/sessions.se
 import { isConnectionError, isUniqueViolation, StreamEndedError } from '../unit-of-work/transaction-errors.js';
 import { UnitOfWork } from '../unit-of-work/unit-of-work.js';
 import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
-import { buildContext } from './llm-context.js';
+import { buildContext, HistoryEntry } from './llm-context.js';
 import type { MessageEntity, StoredToolCall } from './message.entity.js';
-import { MessagesService, NewMessage, toMessageView } from './messages.service.js';
+import { MessagesService, NewMessage, toMessageView, unansweredCalls } from './messages.service.js';
 import type { DoneStatus, TurnEvent, Usage } from './turn-event.js';
 
 type StopReason = 'cancelled' | 'lease_lost' | 'shutdown';
@@ -55,6 +55,8 @@ interface Turn {
   usage: { input: number; output: number };
   steps: number;
   switches: number;
+  /** The history as the turn's first step will send it, when the turn has just read it. */
+  history?: HistoryEntry[];
   /** Text streamed by the current LLM step and not yet stored. */
   partial: string;
   startedAt: number;
@@ -382,12 +384,14 @@ export class TurnRunner implements BeforeApplicationShutdown {
   private async takeUserMessage(turn: Turn, content: string, agentType?: string): Promise<'continue'> {
     const message: NewMessage = { role: 'user', content, turnId: turn.id, agent: turn.agent };
     // Read outside the write: the lease keeps every other turn, result and decision off this session.
-    const outstanding = await this.messages.outstandingCalls(turn.sessionId);
-    const saved = outstanding
+    // The same read then serves the first LLM step.
+    const history = await this.messages.history(turn.sessionId);
+    const unanswered = unansweredCalls(history);
+    const saved = unanswered.length
       ? await turn.uow.transaction('save_user_message', async (m) => {
           // Calls held for approval are outstanding calls too: the user moved on without deciding.
           await this.approvals.close(m, turn.sessionId, 'all');
-          const closing: NewMessage[] = outstanding.unanswered.map((call) => ({
+          const closing: NewMessage[] = unanswered.map((call) => ({
             role: 'tool',
             toolCallId: call.id,
             content: NOT_RUN_AFTER_NEW_MESSAGE,
@@ -397,6 +401,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
           return this.messages.append(m, turn.sessionId, [...closing, message], titleFrom(content));
         })
       : await turn.uow.statement('save_user_message', (m) => this.messages.append(m, turn.sessionId, [message], titleFrom(content)));
+    turn.history = [...history, ...saved];
     for (const message of saved) turn.emit({ type: 'message', data: { message: toMessageView(message) } });
 
     if (agentType && agentType !== turn.agent) {
@@ -472,7 +477,8 @@ export class TurnRunner implements BeforeApplicationShutdown {
       }
       turn.steps++;
       const agent = this.agents.get(turn.agent) ?? this.agents.defaultAgent();
-      const history = await this.messages.history(turn.sessionId);
+      const history = turn.history ?? (await this.messages.history(turn.sessionId));
+      turn.history = undefined;
       const context = buildContext(agent.systemPrompt, history, this.settings.HISTORY_TOKEN_BUDGET);
       let calls: LlmToolCall[] = [];
       turn.partial = '';

@@ -1,7 +1,6 @@
 import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
-import { SessionEntity } from './session.entity.js';
 import { SessionPage, SessionView } from './session.dto.js';
 
 const TITLE_FROM_MESSAGE = 80;
@@ -81,15 +80,15 @@ export class SessionsService {
   ) {}
 
   async create(owner: string, input: { title?: string; agent: string }): Promise<SessionView> {
-    const id = await this.uow.current().transaction('create_session', async (m) => {
-      const result = await m.insert(SessionEntity, {
-        owner,
-        title: input.title?.trim() || null,
-        currentAgent: input.agent,
-      });
-      return result.identifiers[0].id as string;
-    });
-    return this.get(owner, id);
+    const [row]: SessionRow[] = await this.uow.current().statement('create_session', (m) =>
+      m.query(
+        `INSERT INTO sessions (owner, title, current_agent) VALUES ($1, $2, $3)
+         RETURNING id, title, current_agent, message_count, false AS busy, created_at, updated_at, last_activity_at,
+                   last_activity_at::text AS cursor_at`,
+        [owner, input.title?.trim() || null, input.agent],
+      ),
+    );
+    return toView(row);
   }
 
   async get(owner: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<SessionView> {
