@@ -2,6 +2,7 @@ import { expect } from 'expect';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startApp, TestApp } from './support/app.js';
+import { createSession } from './support/conversation.js';
 import { OpenAiStub } from './support/openai-stub.js';
 import { doneOf, eventsOf, postStream } from './support/sse.js';
 
@@ -42,30 +43,21 @@ describe('metrics an operator needs', () => {
     await stub.close();
   });
 
-  async function session(agentType?: string): Promise<string> {
-    const res = await fetch(`${t.baseUrl}/v1/sessions`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(agentType ? { agentType } : {}),
-    });
-    return ((await res.json()) as { id: string }).id;
-  }
-
   it('exports every family with bounded labels after completed, failed, cancelled and approval turns', async () => {
     // Completed, routed by the orchestrator (the classification request has no tools).
     stub.respond((req) => (req.body.tools ? { text: 'Done.' } : { text: '{"agent":"ask","reason":"a question","confidence":0.9}' }));
-    const routed = await session();
+    const routed = await createSession(t.baseUrl);
     expect(doneOf(await postStream(`${t.baseUrl}/v1/sessions/${routed}/messages`, { content: 'What is a monad?' })).status).toBe('completed');
 
     // Failed: the LLM answers 500 to the first try and the retry.
     stub.reply({ status: 500 });
-    const failing = await session('coder');
+    const failing = await createSession(t.baseUrl, { agentType: 'coder' });
     const failed = await postStream(`${t.baseUrl}/v1/sessions/${failing}/messages`, { content: 'hello' });
     expect(doneOf(failed).status).toBe('failed');
 
     // Cancelled, and a 409 while it runs.
     stub.reply({ text: Array.from({ length: 200 }, (_, i) => `t${i} `), delayMs: 20 });
-    const slow = await session('coder');
+    const slow = await createSession(t.baseUrl, { agentType: 'coder' });
     const running = postStream(`${t.baseUrl}/v1/sessions/${slow}/messages`, { content: 'talk' });
     await sleep(300);
     const busy = await postStream(`${t.baseUrl}/v1/sessions/${slow}/messages`, { content: 'again' });
@@ -75,7 +67,7 @@ describe('metrics an operator needs', () => {
 
     // An approval, approved.
     stub.reply({ toolCalls: [{ name: 'write_file', arguments: { path: 'notes.md', content: 'hi' } }] });
-    const risky = await session('coder');
+    const risky = await createSession(t.baseUrl, { agentType: 'coder' });
     const held = await postStream(`${t.baseUrl}/v1/sessions/${risky}/messages`, { content: 'write notes' });
     expect(doneOf(held).status).toBe('awaiting_approval');
     const approvalId = eventsOf(held, 'approval_required')[0].data.approvalId;

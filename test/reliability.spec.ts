@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbeddedDatabase, findFreePort } from '../src/database/embedded-postgres.js';
 import { TurnRecovery } from '../src/messages/turn-recovery.js';
 import { startApp, TestApp } from './support/app.js';
+import { createSession } from './support/conversation.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
 import { OpenAiStub } from './support/openai-stub.js';
 import { doneOf, eventsOf, eventually, postStream } from './support/sse.js';
@@ -31,12 +32,6 @@ async function spawnService(env: Record<string, string>): Promise<Service> {
   const baseUrl = `http://127.0.0.1:${port}`;
   await eventually(async () => (await fetch(`${baseUrl}/health/ready`).catch(() => undefined))?.status === 200, 20_000);
   return { child, baseUrl, exited };
-}
-
-async function createSession(baseUrl: string, body: Record<string, unknown> = {}): Promise<string> {
-  const res = await fetch(`${baseUrl}/v1/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
 }
 
 /** Starts a turn and resolves once `tokens` tokens have arrived; the stream goes on in the background. */

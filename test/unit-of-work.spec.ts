@@ -5,15 +5,10 @@ import { SessionEntity } from '../src/sessions/session.entity.js';
 import { NoUnitOfWorkError } from '../src/unit-of-work/transaction-errors.js';
 import { UnitOfWorkContext } from '../src/unit-of-work/unit-of-work.context.js';
 import { startApp, TestApp } from './support/app.js';
+import { createSession } from './support/conversation.js';
 import { query } from './support/database.js';
 import { OpenAiStub } from './support/openai-stub.js';
 import { doneOf, eventsOf, eventually, postStream } from './support/sse.js';
-
-async function createSession(t: TestApp): Promise<string> {
-  const res = await fetch(`${t.baseUrl}/v1/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
-}
 
 describe('the stream-scoped Unit of Work', () => {
   const stub = new OpenAiStub();
@@ -30,7 +25,7 @@ describe('the stream-scoped Unit of Work', () => {
 
   it('stores both messages of a streamed turn (the regression test for the lost assistant messages)', async () => {
     stub.reply({ text: 'The answer is forty-two.' });
-    const id = await createSession(t);
+    const id = await createSession(t.baseUrl);
     const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'What is the answer?' });
     expect(result.status).toBe(200);
     expect(result.events[0].event).toBe('turn');
@@ -52,7 +47,7 @@ describe('the stream-scoped Unit of Work', () => {
 
   it('runs 40 concurrent streams on a pool of 2 without holding a connection while tokens flow', async () => {
     stub.reply({ text: 'one two three four five six seven eight nine ten', delayMs: 30 });
-    const ids = await Promise.all(Array.from({ length: 40 }, () => createSession(t)));
+    const ids = await Promise.all(Array.from({ length: 40 }, () => createSession(t.baseUrl)));
     // A micro-transaction lasts milliseconds; one held across the LLM's answer (300 ms) would show here.
     const samples: Array<{ total: number; heldInTransaction: number }> = [];
     let streaming = true;
@@ -82,7 +77,7 @@ describe('the stream-scoped Unit of Work', () => {
 
   it('answers error then done{failed} when the LLM stream breaks, with no complete assistant row', async () => {
     stub.reply({ text: 'This answer will break off in the middle of', breakAfter: 3, delayMs: 10 });
-    const id = await createSession(t);
+    const id = await createSession(t.baseUrl);
     const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Tell me a story' });
     const names = result.events.map((e) => e.event);
     expect(eventsOf(result, 'token').map((e) => e.data.delta).join('')).toBe('This answer will ');
@@ -97,7 +92,7 @@ describe('the stream-scoped Unit of Work', () => {
 
   it('on a client that leaves: aborts the LLM request, keeps the user message, stores the partial answer as interrupted', async () => {
     stub.reply({ text: Array.from({ length: 100 }, (_, i) => `word${i} `), delayMs: 20 });
-    const id = await createSession(t);
+    const id = await createSession(t.baseUrl);
     const requestsBefore = stub.requests.length;
     const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Talk for a while' }, {
       stopWhen: (_e, events) => events.filter((x) => x.event === 'token').length >= 5,
@@ -126,7 +121,7 @@ describe('the stream-scoped Unit of Work', () => {
 
   it('keeps concurrent streams in their own Units of Work', async () => {
     stub.reply({ text: 'alpha beta gamma delta', delayMs: 10 });
-    const ids = await Promise.all([createSession(t), createSession(t), createSession(t)]);
+    const ids = await Promise.all([createSession(t.baseUrl), createSession(t.baseUrl), createSession(t.baseUrl)]);
     await Promise.all(ids.map((id) => postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: `hello from ${id}` })));
     // Every message was written by the turn of its own session.
     const crossed = await query(

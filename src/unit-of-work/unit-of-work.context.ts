@@ -17,6 +17,7 @@ export class UnitOfWorkContext {
     private readonly dataSource: DataSource,
     private readonly settings: Settings,
     @InjectMetric('sse_transaction_duration_seconds') private readonly duration: Histogram<string>,
+    @InjectMetric('db_pool_wait_seconds') private readonly poolWait: Histogram<string>,
     @InjectMetric('sse_transaction_commits_total') private readonly commits: Counter<string>,
     @InjectMetric('db_rollbacks_total') private readonly rollbacks: Counter<string>,
   ) {}
@@ -37,7 +38,7 @@ export class UnitOfWorkContext {
     return new UnitOfWork(
       name,
       this.dataSource,
-      { duration: this.duration, commits: this.commits, rollbacks: this.rollbacks },
+      { duration: this.duration, poolWait: this.poolWait, commits: this.commits, rollbacks: this.rollbacks },
       this.logger,
       { slowTransactionMs: this.settings.SLOW_TRANSACTION_MS, maxAttempts: 3, background },
     );

@@ -16,6 +16,11 @@ import { UnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
       labelNames: ['operation'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     }),
+    makeHistogramProvider({
+      name: 'db_pool_wait_seconds',
+      help: 'Time a micro-transaction waited for a pooled connection (a full pool shows here, not in transaction durations)',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    }),
     makeCounterProvider({
       name: 'sse_transaction_commits_total',
       help: 'Micro-transactions by operation and outcome (success: committed, error: rolled back)',

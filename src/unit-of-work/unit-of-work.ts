@@ -9,6 +9,7 @@ export type UnitOfWorkOutcome = 'completed' | 'error' | 'unsubscribed';
 
 export interface TransactionMetrics {
   duration: Histogram<string>;
+  poolWait: Histogram<string>;
   commits: Counter<string>;
   rollbacks: Counter<string>;
 }
@@ -118,13 +119,17 @@ export class UnitOfWork {
 
   private async attempt<T>(operation: string, work: (manager: EntityManager) => Promise<T>, wrapped: boolean): Promise<T> {
     const tx = { operation, doomed: false };
-    const started = performance.now();
+    const waiting = performance.now();
+    let started = waiting;
     let runner: QueryRunner | undefined;
     this.inFlight.add(tx);
     try {
       runner = this.dataSource.createQueryRunner();
       runner.data = { unitOfWork: this.id };
       await runner.connect();
+      // The transaction is timed from the moment it holds a connection; the wait for one is the pool's.
+      started = performance.now();
+      this.metrics.poolWait.observe((started - waiting) / 1000);
       if (wrapped) await runner.startTransaction();
       const result = await work(runner.manager);
       if (wrapped && tx.doomed) throw new StreamEndedError(operation);
