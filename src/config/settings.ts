@@ -126,6 +126,10 @@ export class Settings {
   @Transform(toInt) @IsInt() @Min(1)
   SLOW_TRANSACTION_MS = 100;
 
+  /** A `: ping` comment keeps a quiet stream alive through proxies that drop idle connections. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(300)
+  SSE_PING_SECONDS = 15;
+
   /** How long a stop waits for running streams before it cuts them. */
   @Transform(toInt) @IsInt() @Min(0)
   SHUTDOWN_TIMEOUT_MS = 10_000;

@@ -2,8 +2,6 @@ import type { Response } from 'express';
 import { Observable } from 'rxjs';
 import type { TurnEvent } from './turn-event.js';
 
-const PING_MS = 15_000;
-
 const HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
@@ -14,11 +12,11 @@ const HEADERS = {
 
 /**
  * Writes a turn's events to the response as Server-Sent Events, each with an increasing `id:`, with a
- * `: ping` comment every 15 s. The status line goes out with the first event, so a turn refused
+ * `: ping` comment every `pingSeconds`. The status line goes out with the first event, so a turn refused
  * before it started answers with a JSON error instead. Writes made in one tick leave in one packet.
  * Completes once the response has ended; unsubscribing (the client left) stops the turn's events.
  */
-export function writeEventStream(events$: Observable<TurnEvent>, res: Response): Observable<null> {
+export function writeEventStream(events$: Observable<TurnEvent>, res: Response, pingSeconds: number): Observable<null> {
   return new Observable<null>((subscriber) => {
     let nextId = 1;
     let corked = false;
@@ -41,7 +39,7 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response):
     const send = (event: TurnEvent) => {
       if (!res.headersSent) {
         res.writeHead(200, HEADERS);
-        ping = setInterval(() => write(': ping\n\n'), PING_MS);
+        ping = setInterval(() => write(': ping\n\n'), pingSeconds * 1000);
         ping.unref();
       }
       if (event.type === 'turn') turnId = event.data.turnId;

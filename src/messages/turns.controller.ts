@@ -12,6 +12,7 @@ import type { Response } from 'express';
 import { Observable } from 'rxjs';
 import { DecideApprovalDto } from '../approvals/approval.dto.js';
 import { Owner } from '../auth/owner.decorator.js';
+import { Settings } from '../config/settings.js';
 import { SessionIdPipe } from '../sessions/sessions.controller.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { writeEventStream } from './event-stream.js';
@@ -36,6 +37,7 @@ export class TurnsController {
     private readonly turns: TurnRunner,
     private readonly messages: MessagesService,
     private readonly sessions: SessionsService,
+    private readonly settings: Settings,
   ) {}
 
   @Post('messages')
@@ -48,7 +50,7 @@ export class TurnsController {
     @Body() body: PostMessageDto,
     @Res() res: Response,
   ): Promise<Observable<null>> {
-    return writeEventStream(await this.turns.startMessage(owner, id, body), res);
+    return writeEventStream(await this.turns.startMessage(owner, id, body), res, this.settings.SSE_PING_SECONDS);
   }
 
   @Get('messages')
@@ -69,7 +71,7 @@ export class TurnsController {
     @Body() body: ToolResultDto,
     @Res() res: Response,
   ): Promise<Observable<null>> {
-    return writeEventStream(await this.turns.startToolResult(owner, id, body), res);
+    return writeEventStream(await this.turns.startToolResult(owner, id, body), res, this.settings.SSE_PING_SECONDS);
   }
 
   @Post('approvals/:approvalId')
@@ -84,7 +86,7 @@ export class TurnsController {
     @Res() res: Response,
   ): Promise<Observable<null>> {
     if (!UUID.test(approvalId)) throw new BadRequestException({ statusCode: 400, code: 'bad_approval_id', message: 'approvalId must be a UUID' });
-    return writeEventStream(await this.turns.startDecision(owner, id, approvalId, body), res);
+    return writeEventStream(await this.turns.startDecision(owner, id, approvalId, body), res, this.settings.SSE_PING_SECONDS);
   }
 
   @Post('cancel')
