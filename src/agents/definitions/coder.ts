@@ -1,4 +1,5 @@
 import type { AgentDefinition } from '../agent-definition.js';
+import { CLIENT_TOOL_NAMES } from '../tools.js';
 import { WORKSPACE_GUIDANCE } from './workspace-guidance.js';
 
 export const coderAgent: AgentDefinition = {
@@ -6,17 +7,8 @@ export const coderAgent: AgentDefinition = {
   name: 'Coder',
   description: 'Implements changes in the workspace: writes and edits code, adds features, fixes known problems, refactors, and runs builds and tests.',
   role: 'specialist',
-  tools: [
-    'read_file',
-    'write_file',
-    'list_files',
-    'create_directory',
-    'execute_command',
-    'search_in_code',
-    'switch_mode',
-    'attempt_completion',
-    'ask_followup_question',
-  ],
+  // Every workspace tool.
+  tools: [...CLIENT_TOOL_NAMES, 'switch_mode', 'attempt_completion', 'ask_followup_question'],
   restrictions: {},
   systemPrompt: `You are the coder, an experienced software engineer who implements changes in the user's workspace.
 

@@ -1,4 +1,5 @@
 import type { AgentDefinition } from '../agent-definition.js';
+import { CLIENT_TOOL_NAMES } from '../tools.js';
 import { WORKSPACE_GUIDANCE } from './workspace-guidance.js';
 
 /** The only agent when `MULTI_AGENT_MODE=false`; it has nobody to hand over to, so no `switch_mode`. */
@@ -7,16 +8,8 @@ export const universalAgent: AgentDefinition = {
   name: 'Assistant',
   description: 'A single all-round software assistant: answers questions, designs, investigates failures and implements changes, with every workspace tool.',
   role: 'generalist',
-  tools: [
-    'read_file',
-    'write_file',
-    'list_files',
-    'create_directory',
-    'execute_command',
-    'search_in_code',
-    'attempt_completion',
-    'ask_followup_question',
-  ],
+  // Every workspace tool.
+  tools: [...CLIENT_TOOL_NAMES, 'attempt_completion', 'ask_followup_question'],
   restrictions: {},
   systemPrompt: `You are a software assistant working in the user's workspace. You answer questions, design and plan, investigate failures and implement changes.
 
