@@ -23,13 +23,6 @@ export function toMessageView(m: MessageEntity): MessageView {
   };
 }
 
-/** The tool calls of the latest assistant answer that have no tool message yet. */
-export interface OutstandingCalls {
-  messageId: string;
-  calls: StoredToolCall[];
-  unanswered: StoredToolCall[];
-}
-
 /** The tool calls of the latest assistant answer in `history` that no tool message answers yet. */
 export function unansweredCalls(history: HistoryEntry[]): StoredToolCall[] {
   for (let i = history.length - 1; i >= 0; i--) {
@@ -116,20 +109,6 @@ export class MessagesService {
       items: page.map(toMessageView),
       nextCursor: rows.length > limit ? String(page[page.length - 1].seq) : null,
     };
-  }
-
-  /** The latest assistant answer with tool calls, if some of its calls still wait for a result. */
-  async outstandingCalls(sessionId: string, manager: EntityManager = this.dataSource.manager): Promise<OutstandingCalls | undefined> {
-    const [last]: Array<{ id: string; tool_calls: StoredToolCall[] | null; answered: string[] }> = await manager.query(
-      `SELECT m.id, m.tool_calls,
-              ARRAY(SELECT t.tool_call_id FROM messages t WHERE t.session_id = m.session_id AND t.role = 'tool' AND t.seq > m.seq) AS answered
-       FROM messages m WHERE m.session_id = $1 AND m.role = 'assistant' ORDER BY m.seq DESC LIMIT 1`,
-      [sessionId],
-    );
-    const calls = last?.tool_calls ?? [];
-    const done = new Set(last?.answered ?? []);
-    const unanswered = calls.filter((c) => !done.has(c.id));
-    return unanswered.length ? { messageId: last.id, calls, unanswered } : undefined;
   }
 
   /** The assistant message that made a tool call, with that call. */

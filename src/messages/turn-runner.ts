@@ -451,8 +451,10 @@ export class TurnRunner implements BeforeApplicationShutdown {
 
   /** Once every call of the latest answer has its result, the LLM goes on; until then, the turn waits. */
   private async afterResults(turn: Turn): Promise<DoneStatus | 'continue'> {
-    const outstanding = await this.messages.outstandingCalls(turn.sessionId);
-    return outstanding ? this.waitingStatus(turn) : 'continue';
+    const history = await this.messages.history(turn.sessionId);
+    if (unansweredCalls(history).length) return this.waitingStatus(turn);
+    turn.history = history;
+    return 'continue';
   }
 
   private async waitingStatus(turn: Turn): Promise<DoneStatus> {
