@@ -3,11 +3,8 @@
 import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export default defineConfig(
-  globalIgnores(['dist/', 'node_modules/', 'migrations/', '.data/', 'coverage/']),
-  {
-    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'ormconfig.ts'],
-    extends: [tseslint.configs.recommended],
-    linterOptions: { reportUnusedDisableDirectives: 'error' },
-  },
-);
+export default defineConfig(globalIgnores(['dist/', 'node_modules/', 'migrations/', '.data/', 'coverage/']), {
+  files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'ormconfig.ts'],
+  extends: [tseslint.configs.recommended],
+  linterOptions: { reportUnusedDisableDirectives: 'error' },
+});

@@ -80,7 +80,8 @@ async function runTurn(res: ServerResponse, sessionId: string, content: string):
   try {
     await insertMessage(sessionId, 'user', content);
   } catch (error) {
-    if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) return json(res, 404, { code: 'not_found', message: 'session not found' });
+    if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION)
+      return json(res, 404, { code: 'not_found', message: 'session not found' });
     throw error;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });

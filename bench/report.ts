@@ -93,7 +93,15 @@ export interface Results {
   throughput?: { turns: number; tokens: number; runs: ThroughputRun[] } | { error: string };
   concurrency?: { turns: number; tokens: number; paceMs: number; runs: ConcurrencyRun[] } | { error: string };
   openStreams?:
-    | { requested: number; streams: number; tokens: number; paceMs: number; startConcurrency: number; startWithinS: number; runs: OpenStreamsRun[] }
+    | {
+        requested: number;
+        streams: number;
+        tokens: number;
+        paceMs: number;
+        startConcurrency: number;
+        startWithinS: number;
+        runs: OpenStreamsRun[];
+      }
     | { error: string };
   transactions?: TransactionFigures | { error: string };
   history?: { runs: HistoryRun[] } | { error: string };
@@ -134,19 +142,29 @@ function mib(bytes: number | null): string {
 }
 
 function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
-    '\n',
-  );
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 /** A figure per target: the median over its rounds, and each round when there were several. */
 function perTarget<R extends { target: TargetName }>(runs: R[], figure: (run: R) => number, digits = 0) {
   const of = (target: TargetName) => runs.filter((r) => r.target === target).map(figure);
   const cell = (values: number[]) =>
-    values.length === 0 ? '—' : values.length === 1 ? num(values[0], digits) : `${num(median(values), digits)} (${values.map((v) => num(v, digits)).join(' / ')})`;
+    values.length === 0
+      ? '—'
+      : values.length === 1
+        ? num(values[0], digits)
+        : `${num(median(values), digits)} (${values.map((v) => num(v, digits)).join(' / ')})`;
   const floor = of('floor');
   const service = of('service');
-  return { floor: cell(floor), service: cell(service), ratio: ratio(service.length ? median(service) : undefined, floor.length ? median(floor) : undefined) };
+  return {
+    floor: cell(floor),
+    service: cell(service),
+    ratio: ratio(service.length ? median(service) : undefined, floor.length ? median(floor) : undefined),
+  };
 }
 
 function row(label: string, figures: { floor: string; service: string; ratio: string }, target = ''): string[] {
@@ -181,7 +199,8 @@ function failureNotes<R extends { target: TargetName; result: TurnsResult }>(run
     .map((r) => {
       const parts = [`\`done\` statuses: ${tally(r.result.doneStatuses) || 'none'}`];
       if (r.result.errorEvents > 0) parts.push(`\`error\` codes: ${tally(r.result.errorCodes)}`);
-      if (r.result.failureSamples.length > 0) parts.push(`failures: ${r.result.failureSamples.map((s) => `\`${s.replace(/`/g, "'")}\``).join('; ')}`);
+      if (r.result.failureSamples.length > 0)
+        parts.push(`failures: ${r.result.failureSamples.map((s) => `\`${s.replace(/`/g, "'")}\``).join('; ')}`);
       if (r.result.timedOut) parts.push('timed out');
       return `- ${r.target}${'round' in r ? ` round ${String(r.round)}` : ''}: ${parts.join('; ')}`;
     });
@@ -212,7 +231,10 @@ function byKind(counts: Record<string, number>, per: number): string {
 }
 
 /** SQL statements per turn (all the server sent meanwhile, background work included), and by kind. */
-function statementRows<R extends { target: TargetName; result: TurnsResult; statements: Record<string, number> }>(runs: R[], unit: string): string[][] {
+function statementRows<R extends { target: TargetName; result: TurnsResult; statements: Record<string, number> }>(
+  runs: R[],
+  unit: string,
+): string[][] {
   if (runs.every((r) => totalOf(r.statements) === 0)) return [];
   const last = (t: TargetName) => [...runs].reverse().find((r) => r.target === t);
   const kinds = (t: TargetName) => {
@@ -220,7 +242,10 @@ function statementRows<R extends { target: TargetName; result: TurnsResult; stat
     return r ? byKind(r.statements, started(r.result)) : '—';
   };
   return [
-    row(`SQL statements per ${unit}`, perTarget(runs, (r) => totalOf(r.statements) / started(r.result), 1)),
+    row(
+      `SQL statements per ${unit}`,
+      perTarget(runs, (r) => totalOf(r.statements) / started(r.result), 1),
+    ),
     [`… by kind${runs.length > 2 ? ' (last round)' : ''}`, kinds('floor'), kinds('service'), '', ''],
   ];
 }
@@ -229,10 +254,38 @@ function statementRows<R extends { target: TargetName; result: TurnsResult; stat
 function cpuRows(runs: Array<{ target: TargetName; result: TurnsResult; cpu: CpuSplit }>): string[][] {
   const cores = (pick: (cpu: CpuSplit) => number) => (r: { result: TurnsResult; cpu: CpuSplit }) => pick(r.cpu) / r.result.wallMs;
   return [
-    row('cores busy: server', perTarget(runs, cores((c) => c.server), 2)),
-    row('cores busy: PostgreSQL', perTarget(runs, cores((c) => c.postgres), 2)),
-    row('cores busy: LLM server + load generator', perTarget(runs, cores((c) => c.helpers), 2)),
-    row('cores busy: other processes on the machine', perTarget(runs, cores((c) => c.otherProcesses), 2)),
+    row(
+      'cores busy: server',
+      perTarget(
+        runs,
+        cores((c) => c.server),
+        2,
+      ),
+    ),
+    row(
+      'cores busy: PostgreSQL',
+      perTarget(
+        runs,
+        cores((c) => c.postgres),
+        2,
+      ),
+    ),
+    row(
+      'cores busy: LLM server + load generator',
+      perTarget(
+        runs,
+        cores((c) => c.helpers),
+        2,
+      ),
+    ),
+    row(
+      'cores busy: other processes on the machine',
+      perTarget(
+        runs,
+        cores((c) => c.otherProcesses),
+        2,
+      ),
+    ),
   ];
 }
 
@@ -247,10 +300,23 @@ function renderThroughput(section: NonNullable<Results['throughput']>): string {
     `${section.turns} concurrent turns of ${num(section.tokens)} tokens, the LLM server streaming as fast as it can. Tokens/s = tokens received by the clients ÷ time from the first request to the last \`done\`.`,
     '',
     table(HEADER, [
-      row('tokens/s delivered', perTarget(runs, (r) => r.tokensPerSecond), '≥ 0.8×'),
-      row('median turn time (ms)', perTarget(runs, (r) => r.result.turnMs.p50)),
-      row('median time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p50)),
-      row('server CPU per 1,000 tokens (ms)', perTarget(runs, (r) => (r.cpu.server / r.result.tokensDelivered) * 1000, 1)),
+      row(
+        'tokens/s delivered',
+        perTarget(runs, (r) => r.tokensPerSecond),
+        '≥ 0.8×',
+      ),
+      row(
+        'median turn time (ms)',
+        perTarget(runs, (r) => r.result.turnMs.p50),
+      ),
+      row(
+        'median time to first token (ms)',
+        perTarget(runs, (r) => r.result.firstTokenMs.p50),
+      ),
+      row(
+        'server CPU per 1,000 tokens (ms)',
+        perTarget(runs, (r) => (r.cpu.server / r.result.tokensDelivered) * 1000, 1),
+      ),
       ...cpuRows(runs),
       countRow('turns completed', completed('floor'), completed('service')),
       countRow('error events / failed requests / short streams', problemCell(runs, 'floor'), problemCell(runs, 'service')),
@@ -274,11 +340,27 @@ function renderConcurrency(section: NonNullable<Results['concurrency']>): string
     `${num(section.turns)} concurrent turns on ${num(section.turns)} sessions, ${section.tokens} tokens ${section.paceMs} ms apart, DB_POOL_SIZE=10. Rows are counted in the database after each round (the service's \`messages\`, the floor's \`floor_messages\`).`,
     '',
     table(HEADER, [
-      row('median turn time (ms)', perTarget(runs, (r) => r.result.turnMs.p50), '≤ 1.2×'),
-      row('p99 turn time (ms)', perTarget(runs, (r) => r.result.turnMs.p99)),
-      row('median time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p50)),
-      row('p99 time to first token (ms)', perTarget(runs, (r) => r.result.firstTokenMs.p99)),
-      row('server CPU per turn (ms)', perTarget(runs, (r) => r.cpu.server / r.result.turns, 2)),
+      row(
+        'median turn time (ms)',
+        perTarget(runs, (r) => r.result.turnMs.p50),
+        '≤ 1.2×',
+      ),
+      row(
+        'p99 turn time (ms)',
+        perTarget(runs, (r) => r.result.turnMs.p99),
+      ),
+      row(
+        'median time to first token (ms)',
+        perTarget(runs, (r) => r.result.firstTokenMs.p50),
+      ),
+      row(
+        'p99 time to first token (ms)',
+        perTarget(runs, (r) => r.result.firstTokenMs.p99),
+      ),
+      row(
+        'server CPU per turn (ms)',
+        perTarget(runs, (r) => r.cpu.server / r.result.turns, 2),
+      ),
       ...statementRows(runs, 'turn'),
       ...cpuRows(runs),
       countRow('turns completed', completed('floor'), completed('service')),
@@ -300,7 +382,9 @@ function renderOpenStreams(section: NonNullable<Results['openStreams']>): string
   const service = of('service');
   const cell = (r: OpenStreamsRun | undefined, f: (r: OpenStreamsRun) => string) => (r ? f(r) : '—');
   const opened = (r: OpenStreamsRun) =>
-    r.result.allOpenAtMs === null ? 'never all' : `${num(r.result.allOpenAtMs / 1000, 1)} s (${num(r.result.turns / (r.result.allOpenAtMs / 1000))} streams/s)`;
+    r.result.allOpenAtMs === null
+      ? 'never all'
+      : `${num(r.result.allOpenAtMs / 1000, 1)} s (${num(r.result.turns / (r.result.allOpenAtMs / 1000))} streams/s)`;
   const coresBusy = (r: OpenStreamsRun) =>
     [r.cpu.server, r.cpu.postgres, r.cpu.helpers, r.cpu.otherProcesses].map((ms) => num(ms / r.result.wallMs, 2)).join(' / ');
   const capped =
@@ -312,14 +396,56 @@ function renderOpenStreams(section: NonNullable<Results['openStreams']>): string
     '',
     table(HEADER, [
       ['RSS per open stream (KiB)', kib(perStream(floor)), kib(perStream(service)), ratio(perStream(service), perStream(floor)), ''],
-      ['streams open when RSS was read', cell(floor, (r) => num(r.heldStreams)), cell(service, (r) => num(r.heldStreams)), '', num(section.streams)],
-      ['RSS before → held', cell(floor, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssHeldBytes)}`), cell(service, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssHeldBytes)}`), '', ''],
-      ['peak RSS', cell(floor, (r) => mib(r.rssPeakBytes)), cell(service, (r) => mib(r.rssPeakBytes)), ratio(service?.rssPeakBytes, floor?.rssPeakBytes), ''],
-      ['all open after', cell(floor, opened), cell(service, opened), ratio(service?.result.allOpenAtMs ?? undefined, floor?.result.allOpenAtMs ?? undefined), ''],
-      ['cores busy: server / PostgreSQL / LLM server + load generator / other processes', cell(floor, coresBusy), cell(service, coresBusy), '', ''],
+      [
+        'streams open when RSS was read',
+        cell(floor, (r) => num(r.heldStreams)),
+        cell(service, (r) => num(r.heldStreams)),
+        '',
+        num(section.streams),
+      ],
+      [
+        'RSS before → held',
+        cell(floor, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssHeldBytes)}`),
+        cell(service, (r) => `${mib(r.rssBeforeBytes)} → ${mib(r.rssHeldBytes)}`),
+        '',
+        '',
+      ],
+      [
+        'peak RSS',
+        cell(floor, (r) => mib(r.rssPeakBytes)),
+        cell(service, (r) => mib(r.rssPeakBytes)),
+        ratio(service?.rssPeakBytes, floor?.rssPeakBytes),
+        '',
+      ],
+      [
+        'all open after',
+        cell(floor, opened),
+        cell(service, opened),
+        ratio(service?.result.allOpenAtMs ?? undefined, floor?.result.allOpenAtMs ?? undefined),
+        '',
+      ],
+      [
+        'cores busy: server / PostgreSQL / LLM server + load generator / other processes',
+        cell(floor, coresBusy),
+        cell(service, coresBusy),
+        '',
+        '',
+      ],
       ...statementRows(runs, 'stream'),
-      ['server CPU per stream (ms)', cell(floor, (r) => num(r.cpu.server / started(r.result), 2)), cell(service, (r) => num(r.cpu.server / started(r.result), 2)), ratio(service && service.cpu.server / started(service.result), floor && floor.cpu.server / started(floor.result)), ''],
-      ['completed', cell(floor, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), cell(service, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`), '', ''],
+      [
+        'server CPU per stream (ms)',
+        cell(floor, (r) => num(r.cpu.server / started(r.result), 2)),
+        cell(service, (r) => num(r.cpu.server / started(r.result), 2)),
+        ratio(service && service.cpu.server / started(service.result), floor && floor.cpu.server / started(floor.result)),
+        '',
+      ],
+      [
+        'completed',
+        cell(floor, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`),
+        cell(service, (r) => `${num(r.result.completed)} / ${num(r.result.turns)}`),
+        '',
+        '',
+      ],
       ['dropped: error events / failed requests / short streams', problemCell(runs, 'floor'), problemCell(runs, 'service'), '', '0'],
     ]),
     ...failureNotes(runs),
@@ -336,7 +462,14 @@ function renderTransactions(section: NonNullable<Results['transactions']>): stri
   // A quantile in the +Inf bucket is only known to be above the highest bound.
   const q = (value: number) => (value === Infinity ? `> ${num(top)}` : ms(value));
   const rows = [
-    ['**all operations**', num(section.overall.commits), q(section.overall.p50Ms), q(section.overall.p99Ms), ms(section.overall.meanMs), num(section.operations.reduce((n, o) => n + o.errors, 0))],
+    [
+      '**all operations**',
+      num(section.overall.commits),
+      q(section.overall.p50Ms),
+      q(section.overall.p99Ms),
+      ms(section.overall.meanMs),
+      num(section.operations.reduce((n, o) => n + o.errors, 0)),
+    ],
     ...section.operations.map((o) => [o.operation, num(o.commits), q(o.p50Ms), q(o.p99Ms), ms(o.meanMs), num(o.errors)]),
   ];
   const floor = section.floorInsertMs;
@@ -362,7 +495,8 @@ function renderHistory(section: NonNullable<Results['history']>): string {
   const sizes = [...new Set(section.runs.map((r) => r.priorMessages))].sort((a, b) => a - b);
   const by = (runs: HistoryRun[], n: number) => runs.find((r) => r.priorMessages === n);
   const header = ['', ...sizes.map((n) => `service, ${num(n)} prior`), ...sizes.map((n) => `floor, ${num(n)} prior`)];
-  const cells = (f: (r: HistoryRun) => string) => [...sizes.map((n) => by(service, n)), ...sizes.map((n) => by(floor, n))].map((r) => (r ? f(r) : '—'));
+  const cells = (f: (r: HistoryRun) => string) =>
+    [...sizes.map((n) => by(service, n)), ...sizes.map((n) => by(floor, n))].map((r) => (r ? f(r) : '—'));
   const rowsWritten = (r: HistoryRun) =>
     Object.entries(r.rowsWritten)
       .filter(([, n]) => n > 0)
@@ -396,7 +530,10 @@ function renderHistory(section: NonNullable<Results['history']>): string {
     ]),
   );
   const turns = section.runs[0]?.turns ?? 0;
-  lines.push('', `${turns} turn${turns === 1 ? '' : 's'} per cell, each on its own session; the times are their medians, the counts their means.`);
+  lines.push(
+    '',
+    `${turns} turn${turns === 1 ? '' : 's'} per cell, each on its own session; the times are their medians, the counts their means.`,
+  );
   return lines.join('\n');
 }
 

@@ -125,7 +125,6 @@ async function createDatabase(kind: string): Promise<string> {
   return withDatabase(serverUrl, name);
 }
 
-
 /** Whether pg_stat_statements is there (always with the embedded server; maybe not on BENCH_DATABASE_URL). */
 let statementsCounted = false;
 
@@ -236,7 +235,15 @@ const helpers: NodeChild[] = [];
 async function withCpu<T>(target: Target, measure: () => Promise<T>): Promise<[T, CpuSplit]> {
   const before = cpuSnapshot();
   const result = await measure();
-  return [result, cpuSplit(before, cpuSnapshot(), target.child.process.pid!, helpers.map((h) => h.process.pid!))];
+  return [
+    result,
+    cpuSplit(
+      before,
+      cpuSnapshot(),
+      target.child.process.pid!,
+      helpers.map((h) => h.process.pid!),
+    ),
+  ];
 }
 let floorDatabaseUrl = '';
 let serviceDatabaseUrl = '';
@@ -343,7 +350,8 @@ async function withTargets<T>(label: string, run: (targets: Target[]) => Promise
 async function warmUp(load: LoadGenerator, target: Target, tokens: number): Promise<void> {
   const ids = await load.sessions(target.baseUrl, config.warmUpTurns);
   const result = await load.turns(turnsCommand(target.baseUrl, ids, tokens, 0, 60_000));
-  if (result.completed !== result.turns) progress(`  warm-up of ${target.name}: ${result.completed}/${result.turns} completed ${result.failureSamples.join('; ')}`);
+  if (result.completed !== result.turns)
+    progress(`  warm-up of ${target.name}: ${result.completed}/${result.turns} completed ${result.failureSamples.join('; ')}`);
 }
 
 async function scrapeMetrics(target: Target): Promise<string> {
@@ -352,7 +360,11 @@ async function scrapeMetrics(target: Target): Promise<string> {
 }
 
 async function countMessages(target: Target, sessionIds: string[]): Promise<number> {
-  const rows = await sql<{ n: string }>(target.databaseUrl, `SELECT count(*) AS n FROM ${target.messagesTable} WHERE session_id = ANY($1::uuid[])`, [sessionIds]);
+  const rows = await sql<{ n: string }>(
+    target.databaseUrl,
+    `SELECT count(*) AS n FROM ${target.messagesTable} WHERE session_id = ANY($1::uuid[])`,
+    [sessionIds],
+  );
   return Number(rows[0].n);
 }
 
@@ -376,7 +388,9 @@ async function throughput(load: LoadGenerator): Promise<NonNullable<Results['thr
   return { turns, tokens, runs };
 }
 
-async function concurrency(load: LoadGenerator): Promise<{ section: NonNullable<Results['concurrency']>; transactions: TransactionFigures | { error: string } }> {
+async function concurrency(
+  load: LoadGenerator,
+): Promise<{ section: NonNullable<Results['concurrency']>; transactions: TransactionFigures | { error: string } }> {
   const { turns, tokens, paceMs } = config.concurrency;
   const runs: ConcurrencyRun[] = [];
   let serviceTx: Histogram = new Map();
@@ -396,11 +410,15 @@ async function concurrency(load: LoadGenerator): Promise<{ section: NonNullable<
         if (target.name === 'service') {
           sawService = true;
           const metricsAfter = await scrapeMetrics(target);
-          serviceTx = add(serviceTx, subtract(parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'), parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation')));
+          serviceTx = add(
+            serviceTx,
+            subtract(parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'), parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation')),
+          );
           const operations = new Set([...parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation').keys()]);
           for (const operation of operations) {
             const errors =
-              counterValue(metricsAfter, TX_COMMITS, { operation, status: 'error' }) - counterValue(metricsBefore, TX_COMMITS, { operation, status: 'error' });
+              counterValue(metricsAfter, TX_COMMITS, { operation, status: 'error' }) -
+              counterValue(metricsBefore, TX_COMMITS, { operation, status: 'error' });
             txErrors.set(operation, (txErrors.get(operation) ?? 0) + errors);
           }
         } else {
@@ -423,7 +441,12 @@ async function concurrency(load: LoadGenerator): Promise<{ section: NonNullable<
     const all = merged(serviceTx);
     const last = floorInsertMs[floorInsertMs.length - 1];
     transactions = {
-      overall: { commits: all.count, p50Ms: quantile(all, 0.5) * 1000, p99Ms: quantile(all, 0.99) * 1000, meanMs: (all.sum / all.count) * 1000 },
+      overall: {
+        commits: all.count,
+        p50Ms: quantile(all, 0.5) * 1000,
+        p99Ms: quantile(all, 0.99) * 1000,
+        meanMs: (all.sum / all.count) * 1000,
+      },
       operations: [...serviceTx.entries()]
         .map(([operation, series]) => ({
           operation,
@@ -483,7 +506,9 @@ async function openStreams(load: LoadGenerator, fdLimit: number): Promise<NonNul
       let measured: [TurnsResult, CpuSplit];
       const statementsBefore = await statementCounts(target.databaseUrl);
       try {
-        measured = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, OPEN_STREAMS_START_WITHIN_MS + 60_000, ramp), onStarted));
+        measured = await withCpu(target, () =>
+          load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, OPEN_STREAMS_START_WITHIN_MS + 60_000, ramp), onStarted),
+        );
       } finally {
         clearInterval(sampler);
         await release();
@@ -491,11 +516,24 @@ async function openStreams(load: LoadGenerator, fdLimit: number): Promise<NonNul
       const [result, cpu] = measured;
       const statements = statementsBetween(statementsBefore, await statementCounts(target.databaseUrl));
       runs.push({ target: target.name, result, cpu, statements, rssBeforeBytes, rssHeldBytes, heldStreams, rssPeakBytes });
-      const perStream = rssHeldBytes === null || heldStreams === 0 ? 'RSS not read' : `${((rssHeldBytes - rssBeforeBytes) / heldStreams / 1024).toFixed(1)} KiB per stream`;
-      progress(`  ${target.name}: ${heldStreams} held at once after ${((result.allStartedAtMs ?? NaN) / 1000).toFixed(1)} s, ${perStream}, ${result.completed}/${result.turns} completed`);
+      const perStream =
+        rssHeldBytes === null || heldStreams === 0
+          ? 'RSS not read'
+          : `${((rssHeldBytes - rssBeforeBytes) / heldStreams / 1024).toFixed(1)} KiB per stream`;
+      progress(
+        `  ${target.name}: ${heldStreams} held at once after ${((result.allStartedAtMs ?? NaN) / 1000).toFixed(1)} s, ${perStream}, ${result.completed}/${result.turns} completed`,
+      );
     }
   });
-  return { requested, streams, tokens, paceMs, startConcurrency: OPEN_STREAMS_STARTING, startWithinS: OPEN_STREAMS_START_WITHIN_MS / 1000, runs };
+  return {
+    requested,
+    streams,
+    tokens,
+    paceMs,
+    startConcurrency: OPEN_STREAMS_STARTING,
+    startWithinS: OPEN_STREAMS_START_WITHIN_MS / 1000,
+    runs,
+  };
 }
 
 async function insertHistory(target: Target, sessionId: string, count: number): Promise<void> {
@@ -521,10 +559,15 @@ async function insertHistory(target: Target, sessionId: string, count: number): 
 
 /** Rows whose current version a transaction after the snapshot wrote (inserted or updated), per table. */
 async function rowsWrittenSince(databaseUrl: string, snapshotXid: number): Promise<Record<string, number>> {
-  const tables = await sql<{ tablename: string }>(databaseUrl, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations' ORDER BY 1");
+  const tables = await sql<{ tablename: string }>(
+    databaseUrl,
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations' ORDER BY 1",
+  );
   const byTable: Record<string, number> = {};
   for (const { tablename } of tables) {
-    const [{ n }] = await sql<{ n: string }>(databaseUrl, `SELECT count(*) AS n FROM "${tablename}" WHERE xmin::text::bigint > $1`, [snapshotXid]);
+    const [{ n }] = await sql<{ n: string }>(databaseUrl, `SELECT count(*) AS n FROM "${tablename}" WHERE xmin::text::bigint > $1`, [
+      snapshotXid,
+    ]);
     byTable[tablename] = Number(n);
   }
   return byTable;
@@ -561,17 +604,26 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
           for (const [kind, n] of Object.entries(statementsBetween(statementsBefore, await statementCounts(target.databaseUrl)))) {
             statements[kind] = (statements[kind] ?? 0) + n;
           }
-          if (result.completed !== 1) throw new Error(`${target.name} turn with ${priorMessages} prior messages did not complete: ${result.failureSamples.join('; ')}`);
+          if (result.completed !== 1)
+            throw new Error(
+              `${target.name} turn with ${priorMessages} prior messages did not complete: ${result.failureSamples.join('; ')}`,
+            );
           turnMs.push(result.turnMs.p50);
           firstTokenMs.push(result.firstTokenMs.p50);
-          for (const [table, n] of Object.entries(await rowsWrittenSince(target.databaseUrl, Number(xid)))) rows[table] = (rows[table] ?? 0) + n;
+          for (const [table, n] of Object.entries(await rowsWrittenSince(target.databaseUrl, Number(xid))))
+            rows[table] = (rows[table] ?? 0) + n;
           if (target.name === 'floor') transactions += (await floorInserts(target)).count;
-          const llm = (await (await fetch(`http://127.0.0.1:${llmPort}/stats`)).json()) as { lastPrompt: { messages: number; bodyBytes: number } };
+          const llm = (await (await fetch(`http://127.0.0.1:${llmPort}/stats`)).json()) as {
+            lastPrompt: { messages: number; bodyBytes: number };
+          };
           promptMessages = llm.lastPrompt.messages;
           promptBytes = llm.lastPrompt.bodyBytes;
           if (target.name === 'service') {
             const metricsAfter = await scrapeMetrics(target);
-            const turnTx = subtract(parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'), parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation'));
+            const turnTx = subtract(
+              parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'),
+              parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation'),
+            );
             transactions += merged(turnTx).count;
             tx = add(tx, turnTx);
             const contextFamilies = metricFamilies(metricsAfter).filter((f) => /context|history/i.test(f.name) && f.kind === 'histogram');
@@ -594,12 +646,18 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
           rowsWritten: Object.fromEntries(Object.entries(rows).map(([t, n]) => [t, n / repeats])),
           transactions: transactions / repeats,
           statements: Object.fromEntries(Object.entries(statements).map(([kind, n]) => [kind, n / repeats])),
-          operations: [...tx.entries()].map(([operation, s]) => ({ operation, perTurn: s.count / repeats, meanMs: (s.sum / s.count) * 1000 })),
+          operations: [...tx.entries()].map(([operation, s]) => ({
+            operation,
+            perTurn: s.count / repeats,
+            meanMs: (s.sum / s.count) * 1000,
+          })),
           promptMessages,
           promptBytes,
           contextBuild,
         });
-        progress(`  ${target.name}, ${priorMessages} prior messages: turn ${summarize(turnMs).p50.toFixed(1)} ms, ${(transactions / repeats).toFixed(1)} transactions`);
+        progress(
+          `  ${target.name}, ${priorMessages} prior messages: turn ${summarize(turnMs).p50.toFixed(1)} ms, ${(transactions / repeats).toFixed(1)} transactions`,
+        );
       }
     }
   });
@@ -702,7 +760,8 @@ async function main(): Promise<void> {
     serviceProblem: null,
   };
 
-  if (args.profile) results.notes.push('`--profile`: both servers ran under `node --cpu-prof` (profiles in `bench/profiles/`), which slows them a little.');
+  if (args.profile)
+    results.notes.push('`--profile`: both servers ran under `node --cpu-prof` (profiles in `bench/profiles/`), which slows them a little.');
   if (scenarios.has(1)) results.throughput = await sectionOf('scenario 1: throughput', () => throughput(load));
   if (scenarios.has(2)) {
     const measured = await sectionOf('scenario 2: concurrency', () => concurrency(load));

@@ -42,7 +42,10 @@ function packageOf(url: string): string {
 
 function shortUrl(url: string, line: number): string {
   if (!url) return '';
-  const trimmed = url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, 'dist/');
+  const trimmed = url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*node_modules\//, '')
+    .replace(/^.*\/dist\//, 'dist/');
   return `${trimmed}:${line + 1}`;
 }
 

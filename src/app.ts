@@ -22,10 +22,7 @@ export async function createApp(settings: Settings): Promise<NestExpressApplicat
   // except upgrade-insecure-requests, which breaks the UI on a plain-http address other than localhost.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.useBodyParser('json', { limit: '1mb' });
-  app.useGlobalPipes(
-    new SafeInputPipe(),
-    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
-  );
+  app.useGlobalPipes(new SafeInputPipe(), new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -37,8 +37,13 @@ function toolMessages(result: StreamResult): Array<{ toolCallId: string; content
     .filter((m) => m.role === 'tool');
 }
 
-async function storedMessages(t: TestApp, sessionId: string): Promise<Array<{ id: string; role: string; content: string | null; tool_call_id: string | null; agent: string | null }>> {
-  return query(t.databaseUrl, `SELECT id, role, content, tool_call_id, agent FROM messages WHERE session_id = $1 ORDER BY seq`, [sessionId]);
+async function storedMessages(
+  t: TestApp,
+  sessionId: string,
+): Promise<Array<{ id: string; role: string; content: string | null; tool_call_id: string | null; agent: string | null }>> {
+  return query(t.databaseUrl, `SELECT id, role, content, tool_call_id, agent FROM messages WHERE session_id = $1 ORDER BY seq`, [
+    sessionId,
+  ]);
 }
 
 describe('agents and tools over a real turn', () => {
@@ -86,7 +91,17 @@ describe('agents and tools over a real turn', () => {
       expect(switchMode.function.parameters.properties.agent.enum).not.toContain(agent.type);
     }
     expect(offered).toEqual({
-      coder: ['read_file', 'write_file', 'list_files', 'create_directory', 'execute_command', 'search_in_code', 'switch_mode', 'attempt_completion', 'ask_followup_question'],
+      coder: [
+        'read_file',
+        'write_file',
+        'list_files',
+        'create_directory',
+        'execute_command',
+        'search_in_code',
+        'switch_mode',
+        'attempt_completion',
+        'ask_followup_question',
+      ],
       architect: ['read_file', 'list_files', 'search_in_code', 'write_file', 'switch_mode', 'attempt_completion', 'ask_followup_question'],
       ask: ['read_file', 'list_files', 'search_in_code', 'switch_mode', 'attempt_completion', 'ask_followup_question'],
       debug: ['read_file', 'list_files', 'search_in_code', 'execute_command', 'switch_mode', 'attempt_completion', 'ask_followup_question'],
@@ -94,15 +109,31 @@ describe('agents and tools over a real turn', () => {
   });
 
   const refusals: Array<{ agent: string; call: StubReply['toolCalls']; reason: RegExp }> = [
-    { agent: 'ask', call: [{ id: 'call_forbidden', name: 'write_file', arguments: { path: 'a.md', content: 'x' } }], reason: /^Refused: The Ask agent may not use "write_file"\. Available tools: read_file, / },
+    {
+      agent: 'ask',
+      call: [{ id: 'call_forbidden', name: 'write_file', arguments: { path: 'a.md', content: 'x' } }],
+      reason: /^Refused: The Ask agent may not use "write_file"\. Available tools: read_file, /,
+    },
     {
       agent: 'architect',
       call: [{ id: 'call_forbidden', name: 'write_file', arguments: { path: 'src/a.ts', content: 'x' } }],
       reason: /may only use it on paths matching \*\*\/\*\.md, and "src\/a\.ts" does not/,
     },
-    { agent: 'coder', call: [{ id: 'call_forbidden', name: 'read_file', arguments: { file: 'a.ts' } }], reason: /Invalid arguments for "read_file": missing required argument "path"; unknown argument "file"/ },
-    { agent: 'coder', call: [{ id: 'call_forbidden', name: 'read_file', arguments: '{"path": "a.ts"' }], reason: /The arguments of "read_file" are not valid JSON/ },
-    { agent: 'coder', call: [{ id: 'call_forbidden', name: 'read_file', arguments: { path: '../../etc/passwd' } }], reason: /leads outside the workspace/ },
+    {
+      agent: 'coder',
+      call: [{ id: 'call_forbidden', name: 'read_file', arguments: { file: 'a.ts' } }],
+      reason: /Invalid arguments for "read_file": missing required argument "path"; unknown argument "file"/,
+    },
+    {
+      agent: 'coder',
+      call: [{ id: 'call_forbidden', name: 'read_file', arguments: '{"path": "a.ts"' }],
+      reason: /The arguments of "read_file" are not valid JSON/,
+    },
+    {
+      agent: 'coder',
+      call: [{ id: 'call_forbidden', name: 'read_file', arguments: { path: '../../etc/passwd' } }],
+      reason: /leads outside the workspace/,
+    },
   ];
   for (const { agent, call, reason } of refusals) {
     it(`refuses ${call![0].name} ${JSON.stringify(call![0].arguments)} from ${agent}: a tool message tells the LLM why, and it is asked again`, async () => {
@@ -112,7 +143,9 @@ describe('agents and tools over a real turn', () => {
       const result = await turn(id, 'Do it');
       expect(eventsOf(result, 'tool_call')).toEqual([]);
       expect(eventsOf(result, 'approval_required')).toEqual([]);
-      expect(toolMessages(result)).toEqual([expect.objectContaining({ toolCallId: 'call_forbidden', content: expect.stringMatching(reason) })]);
+      expect(toolMessages(result)).toEqual([
+        expect.objectContaining({ toolCallId: 'call_forbidden', content: expect.stringMatching(reason) }),
+      ]);
       expect(doneOf(result).status).toBe('completed');
       const requests = stub.requests.slice(before);
       expect(requests).toHaveLength(2);
@@ -201,7 +234,9 @@ describe('agents and tools over a real turn', () => {
     next({ text: 'Sure, something else then.' });
     const moved = await turn(id, 'Never mind, do something else');
     expect(doneOf(moved).status).toBe('completed'); // the stub answers 400 to a history OpenAI would refuse
-    expect(toolMessages(moved)).toEqual([expect.objectContaining({ toolCallId: 'call_y', content: expect.stringMatching(/^Not run: the user sent a new message/) })]);
+    expect(toolMessages(moved)).toEqual([
+      expect.objectContaining({ toolCallId: 'call_y', content: expect.stringMatching(/^Not run: the user sent a new message/) }),
+    ]);
     const rows = await storedMessages(t, id);
     expect(rows.map((m) => [m.role, m.tool_call_id])).toEqual([
       ['user', null],
@@ -222,16 +257,34 @@ describe('agents and tools over a real turn', () => {
     const id = await createSession(t.baseUrl);
     const before = stub.requests.length;
     const result = await turn(id, 'Plan the new billing module');
-    expect(result.events.map((e) => e.event)).toEqual(['turn', 'message', 'agent_switched', 'token', 'token', 'token', 'token', 'message', 'done']);
+    expect(result.events.map((e) => e.event)).toEqual([
+      'turn',
+      'message',
+      'agent_switched',
+      'token',
+      'token',
+      'token',
+      'token',
+      'message',
+      'done',
+    ]);
     expect(result.events[0].data.agent).toBe('orchestrator');
     expect(eventsOf(result, 'agent_switched')[0].data).toEqual({ from: 'orchestrator', to: 'architect', reason: 'It is a design task.' });
     const requests = stub.requests.slice(before);
     expect(requests.map((r) => r.body.tools === undefined)).toEqual([true, false]);
     expect(requests[0].body.messages.at(-1)).toEqual({ role: 'user', content: 'Plan the new billing module' });
     expect(toolNames(requests[1])).toEqual(architectAgent.tools);
-    expect(eventsOf(result, 'message').at(-1)!.data.message).toMatchObject({ role: 'assistant', agent: 'architect', content: 'Here is the plan.' });
+    expect(eventsOf(result, 'message').at(-1)!.data.message).toMatchObject({
+      role: 'assistant',
+      agent: 'architect',
+      content: 'Here is the plan.',
+    });
     const agent = await getJson(`${t.baseUrl}/v1/sessions/${id}/agent`);
-    expect(agent).toEqual({ current: 'architect', switchCount: 1, history: [{ from: 'orchestrator', to: 'architect', reason: 'It is a design task.', at: expect.any(String) }] });
+    expect(agent).toEqual({
+      current: 'architect',
+      switchCount: 1,
+      history: [{ from: 'orchestrator', to: 'architect', reason: 'It is a design task.', at: expect.any(String) }],
+    });
   });
 
   it('falls back to keyword rules when the classification is not JSON', async () => {
@@ -251,10 +304,15 @@ describe('agents and tools over a real turn', () => {
     await turn(id, 'Hi');
     const earlier = await storedMessages(t, id);
 
-    next({ toolCalls: [{ id: 'call_switch', name: 'switch_mode', arguments: { agent: 'debug', reason: 'The cause is unknown.' } }] }, { text: 'Investigating the failure.' });
+    next(
+      { toolCalls: [{ id: 'call_switch', name: 'switch_mode', arguments: { agent: 'debug', reason: 'The cause is unknown.' } }] },
+      { text: 'Investigating the failure.' },
+    );
     const before = stub.requests.length;
     const result = await turn(id, 'Fix the failing test');
-    expect(eventsOf(result, 'agent_switched').map((e) => e.data)).toEqual([{ from: 'coder', to: 'debug', reason: 'The cause is unknown.' }]);
+    expect(eventsOf(result, 'agent_switched').map((e) => e.data)).toEqual([
+      { from: 'coder', to: 'debug', reason: 'The cause is unknown.' },
+    ]);
     expect(doneOf(result).status).toBe('completed');
     const requests = stub.requests.slice(before);
     expect(requests.map(toolNames)).toEqual([coderAgent.tools, debugAgent.tools]);
@@ -272,13 +330,18 @@ describe('agents and tools over a real turn', () => {
     // Two agents that keep handing the work to each other, until they are told to carry on.
     stub.respond((req) => {
       const last = req.body.messages.at(-1)!;
-      if (last.role === 'tool' && String(last.content).startsWith('Refused: no more agent switches')) return { text: 'Fine, I will do it myself.' };
+      if (last.role === 'tool' && String(last.content).startsWith('Refused: no more agent switches'))
+        return { text: 'Fine, I will do it myself.' };
       const to = toolNames(req).includes('write_file') && toolNames(req).includes('create_directory') ? 'architect' : 'coder';
       return { toolCalls: [{ name: 'switch_mode', arguments: { agent: to, reason: 'Not my job.' } }] };
     });
     const id = await createSession(t.baseUrl, 'coder');
     const result = await turn(id, 'Do the thing');
-    expect(eventsOf(result, 'agent_switched').map((e) => `${e.data.from}>${e.data.to}`)).toEqual(['coder>architect', 'architect>coder', 'coder>architect']);
+    expect(eventsOf(result, 'agent_switched').map((e) => `${e.data.from}>${e.data.to}`)).toEqual([
+      'coder>architect',
+      'architect>coder',
+      'coder>architect',
+    ]);
     expect(toolMessages(result).at(-1)!.content).toMatch(/^Refused: no more agent switches in this turn \(at most 3\)/);
     expect(doneOf(result).status).toBe('completed');
     const agent = await getJson(`${t.baseUrl}/v1/sessions/${id}/agent`);
@@ -292,7 +355,11 @@ describe('agents and tools over a real turn', () => {
     await turn(id, 'Hi');
     const earlier = await storedMessages(t, id);
     const put = (body: unknown) =>
-      fetch(`${t.baseUrl}/v1/sessions/${id}/agent`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${t.baseUrl}/v1/sessions/${id}/agent`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
 
     const switched = await put({ agentType: 'ask', reason: 'Only questions from now on.' });
     expect(switched.status).toBe(200);
@@ -324,7 +391,10 @@ describe('agents and tools over a real turn', () => {
   });
 
   it('ends the turn with attempt_completion: its result is the last assistant message', async () => {
-    next({ text: 'Wrapping up.', toolCalls: [{ id: 'call_done', name: 'attempt_completion', arguments: { result: 'Renamed the function in 3 files.' } }] });
+    next({
+      text: 'Wrapping up.',
+      toolCalls: [{ id: 'call_done', name: 'attempt_completion', arguments: { result: 'Renamed the function in 3 files.' } }],
+    });
     const id = await createSession(t.baseUrl, 'coder');
     const before = stub.requests.length;
     const result = await turn(id, 'Rename foo to bar');
@@ -341,14 +411,26 @@ describe('agents and tools over a real turn', () => {
   });
 
   it('ends the turn with ask_followup_question: the question and its suggestions', async () => {
-    next({ toolCalls: [{ name: 'ask_followup_question', arguments: { question: 'Which database should it use?', suggestions: ['PostgreSQL', 'SQLite'] } }] });
+    next({
+      toolCalls: [
+        { name: 'ask_followup_question', arguments: { question: 'Which database should it use?', suggestions: ['PostgreSQL', 'SQLite'] } },
+      ],
+    });
     const id = await createSession(t.baseUrl, 'architect');
     const result = await turn(id, 'Design the storage layer');
     expect(doneOf(result).status).toBe('completed');
     const last = eventsOf(result, 'message').at(-1)!.data.message;
-    expect(last).toMatchObject({ role: 'assistant', content: 'Which database should it use?', metadata: { suggestions: ['PostgreSQL', 'SQLite'] } });
+    expect(last).toMatchObject({
+      role: 'assistant',
+      content: 'Which database should it use?',
+      metadata: { suggestions: ['PostgreSQL', 'SQLite'] },
+    });
     const page = await getJson(`${t.baseUrl}/v1/sessions/${id}/messages`);
-    expect(page.items.at(-1)).toMatchObject({ role: 'assistant', content: 'Which database should it use?', metadata: { suggestions: ['PostgreSQL', 'SQLite'] } });
+    expect(page.items.at(-1)).toMatchObject({
+      role: 'assistant',
+      content: 'Which database should it use?',
+      metadata: { suggestions: ['PostgreSQL', 'SQLite'] },
+    });
 
     next({ text: 'PostgreSQL it is.' });
     const answer = await turn(id, 'PostgreSQL');
@@ -374,14 +456,20 @@ describe('the scripted model (no LLM configured)', () => {
 
   it('asks the client to read a file', async () => {
     const result = await firstTurn('read README.md', 'coder');
-    expect(eventsOf(result, 'tool_call').map((e) => e.data)).toEqual([{ toolCallId: expect.any(String), name: 'read_file', arguments: { path: 'README.md' } }]);
+    expect(eventsOf(result, 'tool_call').map((e) => e.data)).toEqual([
+      { toolCallId: expect.any(String), name: 'read_file', arguments: { path: 'README.md' } },
+    ]);
     expect(doneOf(result).status).toBe('awaiting_tool_result');
   });
 
   it('holds writing a file and running a command for approval', async () => {
     const write = await firstTurn('create a file notes.md', 'coder');
     expect(eventsOf(write, 'approval_required').map((e) => e.data)).toEqual([
-      expect.objectContaining({ name: 'write_file', arguments: expect.objectContaining({ path: 'notes.md' }), reason: 'Writes a file in the workspace.' }),
+      expect.objectContaining({
+        name: 'write_file',
+        arguments: expect.objectContaining({ path: 'notes.md' }),
+        reason: 'Writes a file in the workspace.',
+      }),
     ]);
     expect(doneOf(write).status).toBe('awaiting_approval');
     const run = await firstTurn('run npm test', 'coder');
@@ -397,7 +485,10 @@ describe('the scripted model (no LLM configured)', () => {
     expect(eventsOf(result, 'agent_switched')[0].data).toMatchObject({ from: 'orchestrator', to: 'coder' });
     const [call] = eventsOf(result, 'tool_call');
     expect(call.data).toMatchObject({ name: 'read_file', arguments: { path: 'package.json' } });
-    const after = await postStream(`${t.baseUrl}/v1/sessions/${id}/tool-results`, { toolCallId: call.data.toolCallId, output: '{"name":"demo"}' });
+    const after = await postStream(`${t.baseUrl}/v1/sessions/${id}/tool-results`, {
+      toolCallId: call.data.toolCallId,
+      output: '{"name":"demo"}',
+    });
     expect(doneOf(after).status).toBe('completed');
     expect(eventsOf(after, 'message').at(-1)!.data.message.content).toMatch(/^The tool answered/);
   });

@@ -44,7 +44,11 @@ describe('approvals of risky tool calls', () => {
   }
 
   async function createSession(): Promise<string> {
-    const res = await fetch(`${t.baseUrl}/v1/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"agentType":"coder"}' });
+    const res = await fetch(`${t.baseUrl}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"agentType":"coder"}',
+    });
     expect(res.status).toBe(201);
     return ((await res.json()) as { id: string }).id;
   }
@@ -72,8 +76,12 @@ describe('approvals of risky tool calls', () => {
     return { id, result, approvalId: eventsOf(result, 'approval_required')[0].data.approvalId };
   }
 
-  async function rows(sessionId: string): Promise<Array<{ role: string; content: string | null; tool_call_id: string | null; tool_calls: unknown }>> {
-    return query(t.databaseUrl, `SELECT role, content, tool_call_id, tool_calls FROM messages WHERE session_id = $1 ORDER BY seq`, [sessionId]);
+  async function rows(
+    sessionId: string,
+  ): Promise<Array<{ role: string; content: string | null; tool_call_id: string | null; tool_calls: unknown }>> {
+    return query(t.databaseUrl, `SELECT role, content, tool_call_id, tool_calls FROM messages WHERE session_id = $1 ORDER BY seq`, [
+      sessionId,
+    ]);
   }
 
   before(async () => {
@@ -89,7 +97,9 @@ describe('approvals of risky tool calls', () => {
 
   it('splits one answer by the policy: the read goes to the client, the write waits, and the pending approval is listed', async () => {
     const { id, result, approvalId } = await held([READ, WRITE]);
-    expect(eventsOf(result, 'tool_call').map((e) => e.data)).toEqual([{ toolCallId: 'call_read', name: 'read_file', arguments: { path: 'README.md' } }]);
+    expect(eventsOf(result, 'tool_call').map((e) => e.data)).toEqual([
+      { toolCallId: 'call_read', name: 'read_file', arguments: { path: 'README.md' } },
+    ]);
     const [required] = eventsOf(result, 'approval_required');
     expect(required.data).toEqual({
       approvalId: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -133,13 +143,20 @@ describe('approvals of risky tool calls', () => {
     // Approved: the call goes to the client as the LLM asked it; its result continues the LLM.
     const approved = await decide(id, approvalId, { decision: 'approve' });
     expect(approved.status).toBe(200);
-    expect(eventsOf(approved, 'tool_call').map((e) => e.data)).toEqual([{ toolCallId: 'call_write', name: 'write_file', arguments: WRITE.arguments }]);
+    expect(eventsOf(approved, 'tool_call').map((e) => e.data)).toEqual([
+      { toolCallId: 'call_write', name: 'write_file', arguments: WRITE.arguments },
+    ]);
     expect(doneOf(approved).status).toBe('awaiting_tool_result');
     expect(stub.requests.length).toBe(before);
     next({ text: 'The plan is written.' });
     const done = await toolResult(id, 'call_write', 'wrote 11 bytes');
     expect(doneOf(done).status).toBe('completed');
-    expect(stub.requests.at(-1)!.body.messages.slice(-2).map((m) => [m.role, m.tool_call_id, m.content])).toEqual([
+    expect(
+      stub.requests
+        .at(-1)!
+        .body.messages.slice(-2)
+        .map((m) => [m.role, m.tool_call_id, m.content]),
+    ).toEqual([
       ['tool', 'call_read', '# Readme'],
       ['tool', 'call_write', 'wrote 11 bytes'],
     ]);
@@ -150,7 +167,17 @@ describe('approvals of risky tool calls', () => {
 
   it('documents the listing in the OpenAPI document', async () => {
     const doc = (await (await fetch(`${t.baseUrl}/docs-json`)).json()) as {
-      paths: Record<string, Record<string, { tags: string[]; parameters: Array<{ name: string; in: string }>; responses: Record<string, { content?: Record<string, { schema: { $ref: string } }> }> }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            tags: string[];
+            parameters: Array<{ name: string; in: string }>;
+            responses: Record<string, { content?: Record<string, { schema: { $ref: string } }> }>;
+          }
+        >
+      >;
     };
     const operation = doc.paths['/v1/sessions/{id}/approvals'].get;
     expect(operation.tags).toEqual(['approvals']);
@@ -187,7 +214,9 @@ describe('approvals of risky tool calls', () => {
     const [approval] = (await approvals(id)).body.items;
     expect(approval).toMatchObject({ status: 'edited', arguments: WRITE.arguments, approvedArguments: edited });
     const assistant = (await rows(id)).find((r) => r.role === 'assistant')!;
-    expect(assistant.tool_calls).toEqual([{ id: 'call_write', type: 'function', function: { name: 'write_file', arguments: JSON.stringify(WRITE.arguments) } }]);
+    expect(assistant.tool_calls).toEqual([
+      { id: 'call_write', type: 'function', function: { name: 'write_file', arguments: JSON.stringify(WRITE.arguments) } },
+    ]);
 
     next({ text: 'Saved as Markdown.' });
     const done = await toolResult(id, 'call_write', 'wrote notes/plan.md');
@@ -224,13 +253,20 @@ describe('approvals of risky tool calls', () => {
   it('lets exactly one of two concurrent decisions win', async () => {
     const { id, approvalId } = await held();
     next({ text: 'Fine.' });
-    const results = await Promise.all([decide(id, approvalId, { decision: 'approve' }), decide(id, approvalId, { decision: 'reject', feedback: 'no' })]);
+    const results = await Promise.all([
+      decide(id, approvalId, { decision: 'approve' }),
+      decide(id, approvalId, { decision: 'reject', feedback: 'no' }),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
     const winner = results.find((r) => r.status === 200)!;
     expect(['awaiting_tool_result', 'completed']).toContain(doneOf(winner).status);
     const [approval] = (await approvals(id)).body.items;
     expect(['approved', 'rejected']).toContain(approval.status);
-    const [{ n }] = await query(t.databaseUrl, `SELECT count(*)::int AS n FROM turns WHERE session_id = $1 AND kind = 'approval' AND status <> 'failed'`, [id]);
+    const [{ n }] = await query(
+      t.databaseUrl,
+      `SELECT count(*)::int AS n FROM turns WHERE session_id = $1 AND kind = 'approval' AND status <> 'failed'`,
+      [id],
+    );
     expect(n).toBe(1);
   });
 

@@ -13,10 +13,19 @@ const API_KEYS = `${ALICE}:alice,${ALICE_SECOND}:alice,${BOB}:bob`;
 
 const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
-async function call(baseUrl: string, method: string, path: string, options: { key?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+async function call(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { key?: string; headers?: Record<string, string>; body?: unknown } = {},
+) {
   const headers: Record<string, string> = { ...(options.key ? bearer(options.key) : {}), ...options.headers };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(`${baseUrl}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
   const text = await res.text();
   let json: unknown;
   try {
@@ -85,7 +94,10 @@ describe('API keys and owners', () => {
 
   it('accepts the Bearer scheme in any case, and records the key owner on what it creates', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
-      const res = await call(t.baseUrl, 'POST', '/v1/sessions', { headers: { Authorization: `${scheme} ${BOB}` }, body: { title: scheme } });
+      const res = await call(t.baseUrl, 'POST', '/v1/sessions', {
+        headers: { Authorization: `${scheme} ${BOB}` },
+        body: { title: scheme },
+      });
       expect(res.status).toBe(201);
       const [row] = await query(t.databaseUrl, `SELECT owner FROM sessions WHERE id = $1`, [res.json.id]);
       expect(row.owner).toBe('bob');
@@ -103,15 +115,24 @@ describe('API keys and owners', () => {
     }
   });
 
-  it("gives another owner 404 on every route of a session, hides it from lists, and changes nothing of it", async () => {
+  it('gives another owner 404 on every route of a session, hides it from lists, and changes nothing of it', async () => {
     // Alice's sessions: one waiting for a tool result, one waiting for an approval.
-    const create = async (title: string) => (await call(t.baseUrl, 'POST', '/v1/sessions', { key: ALICE, body: { title, agentType: 'coder' } })).json.id as string;
+    const create = async (title: string) =>
+      (await call(t.baseUrl, 'POST', '/v1/sessions', { key: ALICE, body: { title, agentType: 'coder' } })).json.id as string;
     const reading = await create('reading');
     const writing = await create('writing');
-    const read = await postStream(`${t.baseUrl}/v1/sessions/${reading}/messages`, { content: 'read README.md' }, { headers: bearer(ALICE) });
+    const read = await postStream(
+      `${t.baseUrl}/v1/sessions/${reading}/messages`,
+      { content: 'read README.md' },
+      { headers: bearer(ALICE) },
+    );
     expect(doneOf(read).status).toBe('awaiting_tool_result');
     const toolCallId = eventsOf(read, 'tool_call')[0].data.toolCallId as string;
-    const write = await postStream(`${t.baseUrl}/v1/sessions/${writing}/messages`, { content: 'create a file notes.md' }, { headers: bearer(ALICE) });
+    const write = await postStream(
+      `${t.baseUrl}/v1/sessions/${writing}/messages`,
+      { content: 'create a file notes.md' },
+      { headers: bearer(ALICE) },
+    );
     expect(doneOf(write).status).toBe('awaiting_approval');
     const approvalId = eventsOf(write, 'approval_required')[0].data.approvalId as string;
 
@@ -133,7 +154,8 @@ describe('API keys and owners', () => {
       'PATCH /v1/sessions/{id}': () => call(t.baseUrl, 'PATCH', `/v1/sessions/${reading}`, { key: BOB, body: { title: 'mine now' } }),
       'DELETE /v1/sessions/{id}': () => call(t.baseUrl, 'DELETE', `/v1/sessions/${reading}`, { key: BOB }),
       'GET /v1/sessions/{id}/messages': () => call(t.baseUrl, 'GET', `/v1/sessions/${reading}/messages`, { key: BOB }),
-      'POST /v1/sessions/{id}/messages': () => postStream(`${t.baseUrl}/v1/sessions/${reading}/messages`, { content: 'hello' }, { headers: bearer(BOB) }),
+      'POST /v1/sessions/{id}/messages': () =>
+        postStream(`${t.baseUrl}/v1/sessions/${reading}/messages`, { content: 'hello' }, { headers: bearer(BOB) }),
       'POST /v1/sessions/{id}/tool-results': () =>
         postStream(`${t.baseUrl}/v1/sessions/${reading}/tool-results`, { toolCallId, output: 'forged' }, { headers: bearer(BOB) }),
       'POST /v1/sessions/{id}/approvals/{approvalId}': () =>
@@ -141,7 +163,8 @@ describe('API keys and owners', () => {
       'GET /v1/sessions/{id}/approvals': () => call(t.baseUrl, 'GET', `/v1/sessions/${writing}/approvals`, { key: BOB }),
       'POST /v1/sessions/{id}/cancel': () => call(t.baseUrl, 'POST', `/v1/sessions/${reading}/cancel`, { key: BOB }),
       'GET /v1/sessions/{id}/agent': () => call(t.baseUrl, 'GET', `/v1/sessions/${reading}/agent`, { key: BOB }),
-      'PUT /v1/sessions/{id}/agent': () => call(t.baseUrl, 'PUT', `/v1/sessions/${reading}/agent`, { key: BOB, body: { agentType: 'architect' } }),
+      'PUT /v1/sessions/{id}/agent': () =>
+        call(t.baseUrl, 'PUT', `/v1/sessions/${reading}/agent`, { key: BOB, body: { agentType: 'architect' } }),
     };
     const doc = (await call(t.baseUrl, 'GET', '/docs-json')).json as { paths: Record<string, Record<string, unknown>> };
     const documented = Object.entries(doc.paths)
@@ -170,9 +193,17 @@ describe('API keys and owners', () => {
     expect((await call(t.baseUrl, 'GET', `/v1/sessions/${bobsOwn}`, { key: BOB })).status).toBe(200);
 
     // What Bob could not do, Alice (with either key) still can.
-    const result = await postStream(`${t.baseUrl}/v1/sessions/${reading}/tool-results`, { toolCallId, output: '# README' }, { headers: bearer(ALICE_SECOND) });
+    const result = await postStream(
+      `${t.baseUrl}/v1/sessions/${reading}/tool-results`,
+      { toolCallId, output: '# README' },
+      { headers: bearer(ALICE_SECOND) },
+    );
     expect(doneOf(result).status).toBe('completed');
-    const decided = await postStream(`${t.baseUrl}/v1/sessions/${writing}/approvals/${approvalId}`, { decision: 'approve' }, { headers: bearer(ALICE) });
+    const decided = await postStream(
+      `${t.baseUrl}/v1/sessions/${writing}/approvals/${approvalId}`,
+      { decision: 'approve' },
+      { headers: bearer(ALICE) },
+    );
     expect(eventsOf(decided, 'tool_call')).toHaveLength(1);
     expect((await call(t.baseUrl, 'GET', `/v1/sessions/${reading}/messages`, { key: ALICE })).json.items.length).toBeGreaterThan(3);
   });

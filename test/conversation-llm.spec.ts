@@ -58,9 +58,15 @@ describe('conversations: a resilient LLM', () => {
       const result = await s.turn('Try hard');
       expect(doneOf(result).status).toBe('completed');
       expect(eventsOf(result, 'error')).toEqual([]);
-      expect(eventsOf(result, 'token').map((e) => e.data.delta).join('')).toBe('Third time lucky.');
+      expect(
+        eventsOf(result, 'token')
+          .map((e) => e.data.delta)
+          .join(''),
+      ).toBe('Third time lucky.');
       expect(s.stub.requests.length - before).toBe(3);
-      const rows = await query(s.t.databaseUrl, `SELECT role, content FROM messages WHERE session_id = $1 ORDER BY seq`, [result.sessionId]);
+      const rows = await query(s.t.databaseUrl, `SELECT role, content FROM messages WHERE session_id = $1 ORDER BY seq`, [
+        result.sessionId,
+      ]);
       expect(rows).toEqual([
         { role: 'user', content: 'Try hard' },
         { role: 'assistant', content: 'Third time lucky.' },
@@ -92,7 +98,9 @@ describe('conversations: a resilient LLM', () => {
       expect(eventsOf(result, 'token').length).toBe(3);
       expectFailed(result, 'llm_error');
       // What the user saw is kept, marked interrupted; `error` still comes right before `done`.
-      const rows = await query(s.t.databaseUrl, `SELECT role, content, status FROM messages WHERE session_id = $1 ORDER BY seq`, [result.sessionId]);
+      const rows = await query(s.t.databaseUrl, `SELECT role, content, status FROM messages WHERE session_id = $1 ORDER BY seq`, [
+        result.sessionId,
+      ]);
       expect(rows).toEqual([
         { role: 'user', content: 'Tell me a story', status: 'complete' },
         { role: 'assistant', content: 'This answer will ', status: 'interrupted' },
@@ -119,7 +127,9 @@ describe('conversations: a resilient LLM', () => {
         status: 'completed',
         usage: { promptTokens: 123, completionTokens: 45, totalTokens: 168 },
       });
-      const [turn] = await query(s.t.databaseUrl, `SELECT prompt_tokens, completion_tokens, status FROM turns WHERE id = $1`, [doneOf(result).turnId]);
+      const [turn] = await query(s.t.databaseUrl, `SELECT prompt_tokens, completion_tokens, status FROM turns WHERE id = $1`, [
+        doneOf(result).turnId,
+      ]);
       expect(turn).toEqual({ prompt_tokens: 123, completion_tokens: 45, status: 'completed' });
     });
   });
@@ -156,7 +166,11 @@ describe('conversations: a resilient LLM', () => {
       for (let i = 0; i < 2; i++) {
         const id = await createSession(s.t.baseUrl);
         const requested = s.stub.requests.length;
-        const running = streamInBackground(`${s.t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Hello?' }, (e) => e.event === 'message');
+        const running = streamInBackground(
+          `${s.t.baseUrl}/v1/sessions/${id}/messages`,
+          { content: 'Hello?' },
+          (e) => e.event === 'message',
+        );
         await running.reached;
         await eventually(async () => s.stub.requests.length > requested);
         expect((await api(s.t.baseUrl, 'POST', `/v1/sessions/${id}/cancel`)).body).toEqual({ cancelled: true });
@@ -164,7 +178,11 @@ describe('conversations: a resilient LLM', () => {
       }
       const id = await createSession(s.t.baseUrl);
       const requested = s.stub.requests.length;
-      const leaving = postStream(`${s.t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Bye' }, { stopWhen: () => s.stub.requests.length > requested });
+      const leaving = postStream(
+        `${s.t.baseUrl}/v1/sessions/${id}/messages`,
+        { content: 'Bye' },
+        { stopWhen: () => s.stub.requests.length > requested },
+      );
       await leaving;
       await eventually(async () => s.stub.requests[requested]?.aborted);
 
@@ -204,7 +222,9 @@ describe('conversations: a resilient LLM', () => {
           if (!res.writableFinished) stalling.aborted++;
         });
         res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-        res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 0, model: 'stub', choices: [{ index: 0, delta: { content: 'Half ' }, finish_reason: null }] })}\n\n`);
+        res.write(
+          `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 0, model: 'stub', choices: [{ index: 0, delta: { content: 'Half ' }, finish_reason: null }] })}\n\n`,
+        );
       });
       await new Promise<void>((resolve) => stalling.server.listen(0, '127.0.0.1', resolve));
       stalling.url = `http://127.0.0.1:${(stalling.server.address() as AddressInfo).port}/v1`;
@@ -240,7 +260,9 @@ describe('conversations: a resilient LLM', () => {
         expectFailed(result, 'llm_timeout');
         expect(stalling.requests).toBe(1);
         await eventually(async () => stalling.aborted === 1);
-        const rows = await query(service.databaseUrl, `SELECT role, content, status FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);
+        const rows = await query(service.databaseUrl, `SELECT role, content, status FROM messages WHERE session_id = $1 ORDER BY seq`, [
+          id,
+        ]);
         expect(rows[1]).toEqual({ role: 'assistant', content: 'Half ', status: 'interrupted' });
       } finally {
         await service.close();

@@ -59,12 +59,16 @@ describe('conversations: one turn at a time, leases, cancel', () => {
       for (let i = 0; i < 3; i++) {
         let onDone!: () => void;
         const doneSeen = new Promise<void>((resolve) => (onDone = resolve));
-        const current = postStream(messagesUrl(id), { content: `quick ${i}` }, {
-          stopWhen: (e) => {
-            if (e.event === 'done') onDone();
-            return false;
+        const current = postStream(
+          messagesUrl(id),
+          { content: `quick ${i}` },
+          {
+            stopWhen: (e) => {
+              if (e.event === 'done') onDone();
+              return false;
+            },
           },
-        });
+        );
         await doneSeen;
         const next = postStream(messagesUrl(id), { content: `right after ${i}` });
         expect(doneOf(await current).status).toBe('completed');
@@ -97,8 +101,15 @@ describe('conversations: one turn at a time, leases, cancel', () => {
     it('takes over the lease of a crashed process once it has expired, and records the dead turn interrupted', async () => {
       const id = await createSession(t.baseUrl);
       const dead = randomUUID();
-      await query(t.databaseUrl, `INSERT INTO turns (id, session_id, kind, agent, status) VALUES ($1, $2, 'message', 'universal', 'running')`, [dead, id]);
-      await query(t.databaseUrl, `UPDATE sessions SET active_turn_id = $1, lease_expires_at = now() - interval '1 second' WHERE id = $2`, [dead, id]);
+      await query(
+        t.databaseUrl,
+        `INSERT INTO turns (id, session_id, kind, agent, status) VALUES ($1, $2, 'message', 'universal', 'running')`,
+        [dead, id],
+      );
+      await query(t.databaseUrl, `UPDATE sessions SET active_turn_id = $1, lease_expires_at = now() - interval '1 second' WHERE id = $2`, [
+        dead,
+        id,
+      ]);
       expect((await api(t.baseUrl, 'GET', `/v1/sessions/${id}`)).body.status).toBe('idle');
 
       stub.reply({ text: 'I am back.' });
@@ -115,7 +126,11 @@ describe('conversations: one turn at a time, leases, cancel', () => {
     it('refuses turns with 409 while a lease of another process is live, until it expires', async () => {
       const id = await createSession(t.baseUrl);
       const other = randomUUID();
-      await query(t.databaseUrl, `INSERT INTO turns (id, session_id, kind, agent, status) VALUES ($1, $2, 'message', 'universal', 'running')`, [other, id]);
+      await query(
+        t.databaseUrl,
+        `INSERT INTO turns (id, session_id, kind, agent, status) VALUES ($1, $2, 'message', 'universal', 'running')`,
+        [other, id],
+      );
       const [{ until }] = await query(
         t.databaseUrl,
         `UPDATE sessions SET active_turn_id = $1, lease_expires_at = now() + interval '2 seconds' WHERE id = $2 RETURNING lease_expires_at AS until`,
@@ -152,7 +167,9 @@ describe('conversations: one turn at a time, leases, cancel', () => {
       expect(names[names.length - 1]).toBe('done');
       expect(names).not.toContain('error');
       expect(doneOf(result).status).toBe('cancelled');
-      const streamed = eventsOf(result, 'token').map((e) => e.data.delta).join('');
+      const streamed = eventsOf(result, 'token')
+        .map((e) => e.data.delta)
+        .join('');
       expect(streamed.length).toBeGreaterThan(0);
       const stored = eventsOf(result, 'message').map((e) => e.data.message);
       expect(stored[stored.length - 1]).toMatchObject({ role: 'assistant', status: 'interrupted', content: streamed });

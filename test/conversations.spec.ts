@@ -302,10 +302,17 @@ describe('conversations: sessions, history, stream format, limits', () => {
 
       expect(result.events.length).toBeGreaterThan(4);
       expect(result.events.map((e) => Number(e.id))).toEqual(result.events.map((_e, i) => i + 1));
-      expect(result.events[0]).toMatchObject({ event: 'turn', data: { turnId: expect.stringMatching(UUID), sessionId: id, agent: 'universal' } });
+      expect(result.events[0]).toMatchObject({
+        event: 'turn',
+        data: { turnId: expect.stringMatching(UUID), sessionId: id, agent: 'universal' },
+      });
       expect(result.events[result.events.length - 1].event).toBe('done');
       expect(doneOf(result).turnId).toBe(result.events[0].data.turnId);
-      expect(eventsOf(result, 'token').map((e) => e.data.delta).join('')).toBe('Streaming works well today.');
+      expect(
+        eventsOf(result, 'token')
+          .map((e) => e.data.delta)
+          .join(''),
+      ).toBe('Streaming works well today.');
       expect(eventsOf(result, 'message').map((e) => e.data.message.role)).toEqual(['user', 'assistant']);
     });
 
@@ -366,7 +373,16 @@ describe('conversations: sessions, history, stream format, limits', () => {
 
     it('refuses bodies of the wrong shape with 400, never 500', async () => {
       const id = await createSession(t.baseUrl);
-      for (const body of ['[]', '[{"content":"x"}]', 'null', '"just a string"', '42', '{"content":null}', '{"content":{"text":"x"}}', '{"content":"nul \\u0000 byte"}']) {
+      for (const body of [
+        '[]',
+        '[{"content":"x"}]',
+        'null',
+        '"just a string"',
+        '42',
+        '{"content":null}',
+        '{"content":{"text":"x"}}',
+        '{"content":"nul \\u0000 byte"}',
+      ]) {
         const res = await api(t.baseUrl, 'POST', `/v1/sessions/${id}/messages`, body);
         expect({ body, status: res.status }).toEqual({ body, status: 400 });
         expect(res.contentType).toMatch(/^application\/json/);
@@ -392,7 +408,15 @@ describe('conversations: sessions, history, stream format, limits', () => {
     });
 
     it('answers bad ids (not a UUID, SQL text) with 400 or 404, never 500', async () => {
-      const badIds = ['not-a-uuid', "1' OR '1'='1", '1;DROP TABLE sessions', '00000000-0000-0000-0000-000000000000', `${randomUUID()}x`, '%00', '..'];
+      const badIds = [
+        'not-a-uuid',
+        "1' OR '1'='1",
+        '1;DROP TABLE sessions',
+        '00000000-0000-0000-0000-000000000000',
+        `${randomUUID()}x`,
+        '%00',
+        '..',
+      ];
       for (const raw of badIds) {
         const bad = encodeURIComponent(raw);
         const answers = await Promise.all([
@@ -474,7 +498,13 @@ describe('conversations: history trimmed to the token budget', () => {
 
   it('keeps the system prompt and the newest message under a budget smaller than the prompt (HISTORY_TOKEN_BUDGET=300)', async () => {
     expect(systemTokens).toBeGreaterThan(300);
-    const tiny = await startApp({ LLM_BASE_URL: llmUrl, LLM_API_KEY: 'x', LLM_MODEL: 'stub', MULTI_AGENT_MODE: 'false', HISTORY_TOKEN_BUDGET: '300' });
+    const tiny = await startApp({
+      LLM_BASE_URL: llmUrl,
+      LLM_API_KEY: 'x',
+      LLM_MODEL: 'stub',
+      MULTI_AGENT_MODE: 'false',
+      HISTORY_TOKEN_BUDGET: '300',
+    });
     try {
       const id = await createSession(tiny.baseUrl);
       for (const content of ['first question', 'second question', 'third question']) {

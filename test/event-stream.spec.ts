@@ -9,7 +9,13 @@ describe('the event stream on a quiet turn', () => {
   let t: TestApp;
 
   before(async () => {
-    t = await startApp({ LLM_BASE_URL: await stub.start(), LLM_API_KEY: 'x', LLM_MODEL: 'stub', MULTI_AGENT_MODE: 'false', SSE_PING_SECONDS: '1' });
+    t = await startApp({
+      LLM_BASE_URL: await stub.start(),
+      LLM_API_KEY: 'x',
+      LLM_MODEL: 'stub',
+      MULTI_AGENT_MODE: 'false',
+      SSE_PING_SECONDS: '1',
+    });
   });
   after(async () => {
     await t.close();

@@ -50,10 +50,7 @@ describe('foundation', () => {
   it('answers 404 JSON for an unknown route and 400 JSON for malformed JSON', async () => {
     const missing = await request(t.baseUrl).get('/nowhere').expect(404);
     expect(missing.body.statusCode).toBe(404);
-    const bad = await request(t.baseUrl)
-      .post('/health/live')
-      .set('Content-Type', 'application/json')
-      .send('{"oops":');
+    const bad = await request(t.baseUrl).post('/health/live').set('Content-Type', 'application/json').send('{"oops":');
     expect(bad.status).toBeLessThan(500);
     expect(bad.text).not.toMatch(/at .*\.js:\d+/);
   });

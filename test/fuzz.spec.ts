@@ -106,7 +106,10 @@ function hostileValue(r: Random, depth = 0): unknown {
     case 5:
       return withOwn([[r.pick(['__proto__', 'constructor', 'prototype', '$gt', 'path']), hostileValue(r, depth + 1)]]);
     case 6:
-      return withOwn([['__proto__', { polluted: 'yes' }], ['constructor', { prototype: { polluted: 'yes' } }]]);
+      return withOwn([
+        ['__proto__', { polluted: 'yes' }],
+        ['constructor', { prototype: { polluted: 'yes' } }],
+      ]);
     default:
       return Array.from({ length: 10_000 }, (_, i) => i);
   }
@@ -180,7 +183,23 @@ const HOSTILE_IDS = [
 ];
 
 /** As they go on the wire, like HOSTILE_IDS. */
-const QUERY_VALUES = ['-1', '0', '1', '100', '101', '1e3', 'abc', '1%3BDROP%20TABLE%20x', '', '%00', '99999999999999999999', '1.5', '%27%20OR%201%3D1', 'pending', 'evil'];
+const QUERY_VALUES = [
+  '-1',
+  '0',
+  '1',
+  '100',
+  '101',
+  '1e3',
+  'abc',
+  '1%3BDROP%20TABLE%20x',
+  '',
+  '%00',
+  '99999999999999999999',
+  '1.5',
+  '%27%20OR%201%3D1',
+  'pending',
+  'evil',
+];
 
 type FieldKind = 'text' | 'agent' | 'callId' | 'decision' | 'object';
 interface Route {
@@ -199,7 +218,11 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/sessions/:id/messages', query: ['limit', 'after'] },
   { method: 'POST', path: '/v1/sessions/:id/messages', fields: { content: 'text', agentType: 'agent' } },
   { method: 'POST', path: '/v1/sessions/:id/tool-results', fields: { toolCallId: 'callId', output: 'text', error: 'text' } },
-  { method: 'POST', path: '/v1/sessions/:id/approvals/:approvalId', fields: { decision: 'decision', arguments: 'object', feedback: 'text' } },
+  {
+    method: 'POST',
+    path: '/v1/sessions/:id/approvals/:approvalId',
+    fields: { decision: 'decision', arguments: 'object', feedback: 'text' },
+  },
   { method: 'GET', path: '/v1/sessions/:id/approvals', query: ['status'] },
   { method: 'POST', path: '/v1/sessions/:id/cancel' },
   { method: 'GET', path: '/v1/sessions/:id/agent' },
@@ -213,7 +236,9 @@ const ROUTES: Route[] = [
 
 /** Every UTF-8 byte but the unreserved ones as %XX (unlike encodeURIComponent, fine with lone surrogates). */
 function percentEncoded(text: string): string {
-  return [...Buffer.from(text, 'utf8')].map((b) => (/[\w.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('');
+  return [...Buffer.from(text, 'utf8')]
+    .map((b) => (/[\w.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`))
+    .join('');
 }
 
 interface Answer {
@@ -241,7 +266,8 @@ function send(baseUrl: string, method: string, path: string, headers: Record<str
 }
 
 const STACK_TRACE = /\n\s+at .+:\d+:\d+|\bat (?:async )?[\w.<>]+ \(|node_modules|\/dist\/(?:src|test)\/|\.[jt]s:\d+:\d+/;
-const DATABASE_TEXT = /QueryFailedError|syntax error at or near|violates \w+ constraint|relation "\w+"|column "\w+"|invalid input syntax for|duplicate key value|invalid byte sequence|unsupported Unicode escape|typeorm|\bpg_\w+/i;
+const DATABASE_TEXT =
+  /QueryFailedError|syntax error at or near|violates \w+ constraint|relation "\w+"|column "\w+"|invalid input syntax for|duplicate key value|invalid byte sequence|unsupported Unicode escape|typeorm|\bpg_\w+/i;
 
 /** What every answer to hostile input must satisfy. `what` names the request so a failure can be replayed. */
 function expectSafe(answer: Answer, what: string): void {
@@ -251,10 +277,16 @@ function expectSafe(answer: Answer, what: string): void {
   const type = String(answer.headers['content-type'] ?? '');
   if (answer.status >= 400) {
     expect({ what, type }).toEqual({ what, type: expect.stringMatching(/^application\/json/) });
-    expect({ what, statusCode: (JSON.parse(answer.text) as { statusCode: number }).statusCode }).toEqual({ what, statusCode: answer.status });
+    expect({ what, statusCode: (JSON.parse(answer.text) as { statusCode: number }).statusCode }).toEqual({
+      what,
+      statusCode: answer.status,
+    });
   }
   if (type.startsWith('text/event-stream')) {
-    const events = answer.text.split('\n').filter((l) => l.startsWith('event: ')).map((l) => l.slice(7));
+    const events = answer.text
+      .split('\n')
+      .filter((l) => l.startsWith('event: '))
+      .map((l) => l.slice(7));
     expect({ what, last: events.at(-1) }).toEqual({ what, last: 'done' });
     expect({ what, internal: answer.text.includes('"internal_error"') }).toEqual({ what, internal: false });
   }
@@ -287,7 +319,17 @@ describe('hostile input', () => {
     const read = async () => JSON.parse((await send(t.baseUrl, 'GET', `/v1/sessions/${id}`, AUTH)).text) as { title: string };
     expect((await read()).title).toBe(odd);
     const renamed = `${odd} (renamed)`;
-    expect((await send(t.baseUrl, 'PATCH', `/v1/sessions/${id}`, { ...AUTH, 'Content-Type': 'application/json' }, JSON.stringify({ title: renamed }))).status).toBe(200);
+    expect(
+      (
+        await send(
+          t.baseUrl,
+          'PATCH',
+          `/v1/sessions/${id}`,
+          { ...AUTH, 'Content-Type': 'application/json' },
+          JSON.stringify({ title: renamed }),
+        )
+      ).status,
+    ).toBe(200);
     expect((await read()).title).toBe(renamed);
 
     const content = `${odd}\n\n  indented\ttab\r\nwindows line  `;
@@ -299,7 +341,9 @@ describe('hostile input', () => {
     const reading = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'read README.md' }, { headers: AUTH });
     const toolCallId = eventsOf(reading, 'tool_call')[0].data.toolCallId as string;
     const output = `${odd}\n${'{"json": ["inside", null]}'}\n`;
-    expect(doneOf(await postStream(`${t.baseUrl}/v1/sessions/${id}/tool-results`, { toolCallId, output }, { headers: AUTH })).status).toBe('completed');
+    expect(doneOf(await postStream(`${t.baseUrl}/v1/sessions/${id}/tool-results`, { toolCallId, output }, { headers: AUTH })).status).toBe(
+      'completed',
+    );
     expect((await messagesOf(id)).find((m) => m.toolCallId === toolCallId)?.content).toBe(output);
 
     const writing = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'create a file notes.md' }, { headers: AUTH });
@@ -336,7 +380,11 @@ describe('hostile input', () => {
       const what = `${method} ${path} ${field}`;
       expect({ what, status: res.status }).toEqual({ what, status: 400 });
       const answer = JSON.parse(res.text) as { code: string; message: string };
-      expect({ what, code: answer.code, names: answer.message.startsWith(field) || answer.message.includes(` ${field} `) }).toEqual({ what, code: 'invalid_input', names: true });
+      expect({ what, code: answer.code, names: answer.message.startsWith(field) || answer.message.includes(` ${field} `) }).toEqual({
+        what,
+        code: 'invalid_input',
+        names: true,
+      });
     }
     // Nothing was half-written: the tool call still waits for its result, and takes a good one.
     expect((await messagesOf(id)).filter((m) => m.role === 'tool')).toEqual([]);
@@ -346,7 +394,13 @@ describe('hostile input', () => {
 
   it('answers 413 JSON to a body over 1 MB', async () => {
     const id = await createSession();
-    const res = await send(t.baseUrl, 'POST', `/v1/sessions/${id}/messages`, { ...AUTH, 'Content-Type': 'application/json' }, JSON.stringify({ content: 'x'.repeat(1_100_000) }));
+    const res = await send(
+      t.baseUrl,
+      'POST',
+      `/v1/sessions/${id}/messages`,
+      { ...AUTH, 'Content-Type': 'application/json' },
+      JSON.stringify({ content: 'x'.repeat(1_100_000) }),
+    );
     expect(res.status).toBe(413);
     expectSafe(res, 'POST a 1.1 MB message');
     expect(await messagesOf(id)).toEqual([]);
@@ -388,7 +442,11 @@ describe('hostile input', () => {
     const sessionId = await createSession({ agentType: 'coder' });
     const reading = await postStream(`${t.baseUrl}/v1/sessions/${sessionId}/messages`, { content: 'read README.md' }, { headers: AUTH });
     const approvalSessionId = await createSession({ agentType: 'coder' });
-    const writing = await postStream(`${t.baseUrl}/v1/sessions/${approvalSessionId}/messages`, { content: 'create a file notes.md' }, { headers: AUTH });
+    const writing = await postStream(
+      `${t.baseUrl}/v1/sessions/${approvalSessionId}/messages`,
+      { content: 'create a file notes.md' },
+      { headers: AUTH },
+    );
     const live = {
       sessionId,
       approvalSessionId,
@@ -425,19 +483,32 @@ describe('hostile input', () => {
       if (r.chance(0.2)) return { body: r.pick(MALFORMED_BODIES), contentType };
       const entries: Array<[string, unknown]> = [];
       for (const [field, kind] of Object.entries(route.fields ?? {})) if (r.chance(0.8)) entries.push([field, fieldValue(kind)]);
-      if (r.chance(0.2)) entries.push([r.pick(['__proto__', 'constructor', 'prototype', 'owner', 'id', 'sessionId', 'extra']), hostileValue(r)]);
+      if (r.chance(0.2))
+        entries.push([r.pick(['__proto__', 'constructor', 'prototype', 'owner', 'id', 'sessionId', 'extra']), hostileValue(r)]);
       if (!route.fields && r.chance(0.6)) return {};
       return { body: JSON.stringify(withOwn(entries)), contentType };
     };
     const queryFor = (route: Route): string => {
-      const names = [...(route.query ?? []), ...(r.chance(0.2) ? [r.pick(['__proto__[polluted]', 'constructor[prototype][polluted]', 'limit[$gt]', 'x'])] : [])];
-      const pairs = names.filter(() => r.chance(0.7)).map((name) => `${encodeURIComponent(name).replace(/%5B/g, '[').replace(/%5D/g, ']')}=${r.pick(QUERY_VALUES)}`);
+      const names = [
+        ...(route.query ?? []),
+        ...(r.chance(0.2) ? [r.pick(['__proto__[polluted]', 'constructor[prototype][polluted]', 'limit[$gt]', 'x'])] : []),
+      ];
+      const pairs = names
+        .filter(() => r.chance(0.7))
+        .map((name) => `${encodeURIComponent(name).replace(/%5B/g, '[').replace(/%5D/g, ']')}=${r.pick(QUERY_VALUES)}`);
       if (r.chance(0.1)) pairs.push(pairs[0] ?? 'limit=1');
       return pairs.length ? `?${pairs.join('&')}` : '';
     };
     const authFor = (): Record<string, string> => {
       if (r.chance(0.9)) return AUTH;
-      return r.pick<Record<string, string>>([{}, { Authorization: 'Bearer' }, { Authorization: `Bearer ${KEY} ${KEY}` }, { Authorization: `bearer ${KEY}` }, { Authorization: `Basic ${KEY}` }, { Authorization: `Bearer ${'\u00e9'.repeat(100)}` }]);
+      return r.pick<Record<string, string>>([
+        {},
+        { Authorization: 'Bearer' },
+        { Authorization: `Bearer ${KEY} ${KEY}` },
+        { Authorization: `bearer ${KEY}` },
+        { Authorization: `Basic ${KEY}` },
+        { Authorization: `Bearer ${'\u00e9'.repeat(100)}` },
+      ]);
     };
 
     let sent = 0;
@@ -448,8 +519,12 @@ describe('hostile input', () => {
         if (route.path.includes(':id') && id === '') id = await createSession();
         const approvalId = r.chance(0.5) ? live.approvalId : r.pick(HOSTILE_IDS);
         const path = route.path.replace(':id', id).replace(':approvalId', approvalId) + queryFor(route);
-        const { body, contentType } = route.method === 'GET' || route.method === 'DELETE' ? (r.chance(0.1) ? bodyFor(route) : {}) : bodyFor(route);
-        const headers: Record<string, string> = { ...authFor(), Accept: r.pick(['application/json', 'text/event-stream', '*/*', 'text/html', 'x/y']) };
+        const { body, contentType } =
+          route.method === 'GET' || route.method === 'DELETE' ? (r.chance(0.1) ? bodyFor(route) : {}) : bodyFor(route);
+        const headers: Record<string, string> = {
+          ...authFor(),
+          Accept: r.pick(['application/json', 'text/event-stream', '*/*', 'text/html', 'x/y']),
+        };
         if (contentType) headers['Content-Type'] = contentType;
         if (body !== undefined && r.chance(0.03)) headers['Content-Encoding'] = r.pick(['gzip', 'deflate', 'br', 'x-unknown']);
         const what = `seed ${SEED} round ${round}: ${route.method} ${path.slice(0, 200)} ${JSON.stringify(headers)} body ${String(body ?? '').slice(0, 200)}`;
@@ -461,7 +536,8 @@ describe('hostile input', () => {
     }
     expect(sent).toBe(CASES_PER_ROUTE * ROUTES.length);
     // The run reached past validation too: some requests were served, some refused for many reasons.
-    for (const status of [200, 201, 400, 401, 404]) expect({ status, seen: (statuses.get(status) ?? 0) > 0 }).toEqual({ status, seen: true });
+    for (const status of [200, 201, 400, 401, 404])
+      expect({ status, seen: (statuses.get(status) ?? 0) > 0 }).toEqual({ status, seen: true });
   });
 
   it('is healthy afterwards: ready, unpolluted, no 5xx ever recorded, and a normal turn still works', async () => {
@@ -474,8 +550,13 @@ describe('hostile input', () => {
     const serverErrors = metrics.split('\n').filter((l) => l.startsWith('http_request_duration_seconds_count') && /status="5\d\d"/.test(l));
     expect(serverErrors).toEqual([]);
 
-    const tables = await query(t.databaseUrl, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
-    expect(tables.map((row) => row.table_name)).toEqual(expect.arrayContaining(['sessions', 'messages', 'turns', 'agent_switches', 'approvals']));
+    const tables = await query(
+      t.databaseUrl,
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+    );
+    expect(tables.map((row) => row.table_name)).toEqual(
+      expect.arrayContaining(['sessions', 'messages', 'turns', 'agent_switches', 'approvals']),
+    );
 
     const id = await createSession();
     const turn = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Are you still well?' }, { headers: AUTH });

@@ -47,7 +47,9 @@ describe('metrics an operator needs', () => {
     // Completed, routed by the orchestrator (the classification request has no tools).
     stub.respond((req) => (req.body.tools ? { text: 'Done.' } : { text: '{"agent":"ask","reason":"a question","confidence":0.9}' }));
     const routed = await createSession(t.baseUrl);
-    expect(doneOf(await postStream(`${t.baseUrl}/v1/sessions/${routed}/messages`, { content: 'What is a monad?' })).status).toBe('completed');
+    expect(doneOf(await postStream(`${t.baseUrl}/v1/sessions/${routed}/messages`, { content: 'What is a monad?' })).status).toBe(
+      'completed',
+    );
 
     // Failed: the LLM answers 500 to the first try and the retry.
     stub.reply({ status: 500 });
@@ -78,8 +80,21 @@ describe('metrics an operator needs', () => {
     const m = parseMetrics(text);
     const llm = { gen_ai_provider_name: 'openai_compatible', gen_ai_request_model: 'stub-model' };
 
-    for (const operation of ['create_session', 'start_turn', 'save_user_message', 'switch_agent', 'save_assistant_message', 'save_approval', 'update_approval', 'request_cancel', 'finish_turn']) {
-      expect({ operation, count: sum(m, 'sse_transaction_duration_seconds_count', { operation }) }).toEqual({ operation, count: expect.any(Number) });
+    for (const operation of [
+      'create_session',
+      'start_turn',
+      'save_user_message',
+      'switch_agent',
+      'save_assistant_message',
+      'save_approval',
+      'update_approval',
+      'request_cancel',
+      'finish_turn',
+    ]) {
+      expect({ operation, count: sum(m, 'sse_transaction_duration_seconds_count', { operation }) }).toEqual({
+        operation,
+        count: expect.any(Number),
+      });
       expect(sum(m, 'sse_transaction_commits_total', { operation, status: 'success' })).toBeGreaterThan(0);
     }
     expect(text).toContain('# TYPE db_rollbacks_total counter');
@@ -101,7 +116,9 @@ describe('metrics an operator needs', () => {
     expect(sum(m, 'approvals_decided_total', { decision: 'approved' })).toBe(1);
     expect(sum(m, 'approval_decision_seconds_count')).toBe(1);
     expect(text).toContain('# TYPE approvals_pending gauge');
-    expect(sum(m, 'http_request_duration_seconds_count', { method: 'POST', route: '/v1/sessions/:id/messages', status: '200' })).toBeGreaterThan(0);
+    expect(
+      sum(m, 'http_request_duration_seconds_count', { method: 'POST', route: '/v1/sessions/:id/messages', status: '200' }),
+    ).toBeGreaterThan(0);
     expect(sum(m, 'http_request_duration_seconds_count', { method: 'POST', route: '/v1/sessions/:id/messages', status: '409' })).toBe(1);
     expect(sum(m, 'process_cpu_seconds_total')).toBeGreaterThan(0);
 

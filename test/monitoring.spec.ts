@@ -163,7 +163,10 @@ class YamlSubsetReader {
       const inner = flow[1].trim();
       if (inner === '') return [];
       const parts = inner.match(/"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^,]+/g) ?? [];
-      return parts.map((part) => part.trim()).filter((part) => part !== ',' && part !== '').map((part) => this.scalar(part));
+      return parts
+        .map((part) => part.trim())
+        .filter((part) => part !== ',' && part !== '')
+        .map((part) => this.scalar(part));
     }
     if (/^\{\s*\}$/.test(text)) return {};
     if (/^["'[\]{}&*!%@`|>]/.test(text)) this.fail(`unsupported or malformed scalar ${JSON.stringify(text)}`);
@@ -206,8 +209,19 @@ const asList = (value: Yaml | undefined): Yaml[] => (Array.isArray(value) ? valu
 // Metric names in PromQL.
 
 const PROMQL_WORDS = new Set([
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool',
-  'and', 'or', 'unless', 'offset', 'inf', 'nan',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'inf',
+  'nan',
 ]);
 
 /**
@@ -353,7 +367,10 @@ describe('monitoring: Prometheus and Grafana files', () => {
     expect(new Set(rules.map((r) => r.alert)).size).toBe(rules.length);
     for (const rule of rules) {
       const context = `alert ${rule.alert}`;
-      expect({ context, severity: rule.labels.severity }).toEqual({ context, severity: expect.stringMatching(/^(critical|warning|info)$/) });
+      expect({ context, severity: rule.labels.severity }).toEqual({
+        context,
+        severity: expect.stringMatching(/^(critical|warning|info)$/),
+      });
       expect({ context, summary: rule.annotations.summary }).toEqual({ context, summary: expect.stringMatching(/\S{3}/) });
       expect({ context, description: rule.annotations.description }).toEqual({
         context,
@@ -367,10 +384,14 @@ describe('monitoring: Prometheus and Grafana files', () => {
     const config = readYaml(PROMETHEUS_FILE);
     if (!isMap(config)) throw new Error('prometheus.yml is not a mapping');
     expect(asList(config.rule_files)).toContain('alerts.yml');
-    const app = asList(config.scrape_configs).filter(isMap).find((job) => job.job_name === 'agent-runtime');
+    const app = asList(config.scrape_configs)
+      .filter(isMap)
+      .find((job) => job.job_name === 'agent-runtime');
     expect(app).toBeDefined();
     expect(app?.metrics_path ?? '/metrics').toBe('/metrics');
-    const targets = asList(app?.static_configs).filter(isMap).flatMap((c) => asList(c.targets));
+    const targets = asList(app?.static_configs)
+      .filter(isMap)
+      .flatMap((c) => asList(c.targets));
     expect(targets).toContain('app:3000');
     // ServiceDown selects the scrape job by name.
     expect(alertRules().find((r) => r.alert === 'ServiceDown')?.expr).toContain('job="agent-runtime"');
@@ -381,7 +402,11 @@ describe('monitoring: Prometheus and Grafana files', () => {
       .filter((name) => /\.ya?ml$/.test(name))
       .flatMap((name) => {
         const doc = readYaml(join(DATASOURCES_DIR, name));
-        return isMap(doc) ? asList(doc.datasources).filter(isMap).map((ds) => ds.uid) : [];
+        return isMap(doc)
+          ? asList(doc.datasources)
+              .filter(isMap)
+              .map((ds) => ds.uid)
+          : [];
       });
     expect(uids).toContain('prometheus');
 
@@ -394,13 +419,19 @@ describe('monitoring: Prometheus and Grafana files', () => {
       ]),
     );
     expect(new Set(all.map((d) => d.json.uid)).size).toBe(all.length);
-    const everyExpr = all.flatMap(dashboardExprs).map((e) => e.expr).join('\n');
+    const everyExpr = all
+      .flatMap(dashboardExprs)
+      .map((e) => e.expr)
+      .join('\n');
     expect(everyExpr).toMatch(/http_request_duration_seconds/);
 
     for (const dashboard of all) {
       const panels = panelsOf(dashboard.json.panels);
       const ids = panels.map((p) => p.id);
-      expect({ file: dashboard.file, duplicateIds: ids.filter((id, i) => ids.indexOf(id) !== i) }).toEqual({ file: dashboard.file, duplicateIds: [] });
+      expect({ file: dashboard.file, duplicateIds: ids.filter((id, i) => ids.indexOf(id) !== i) }).toEqual({
+        file: dashboard.file,
+        duplicateIds: [],
+      });
       const queried = panels.filter((p) => p.targets?.length);
       expect(queried.length).toBeGreaterThan(0);
       const wrongSource = queried

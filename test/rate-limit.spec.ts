@@ -17,7 +17,11 @@ interface Answer {
 }
 
 /** One request over node:http, from `localAddress` (any 127.x address reaches the test server). */
-function send(baseUrl: string, path: string, options: { key?: string; localAddress?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+function send(
+  baseUrl: string,
+  path: string,
+  options: { key?: string; localAddress?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const url = new URL(path, baseUrl);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -48,7 +52,11 @@ function send(baseUrl: string, path: string, options: { key?: string; localAddre
 
 function expectLimited(answer: Answer): void {
   expect(answer.status).toBe(429);
-  expect(answer.json).toEqual({ statusCode: 429, code: 'rate_limited', message: expect.stringContaining(`more than ${LIMIT} requests a minute`) });
+  expect(answer.json).toEqual({
+    statusCode: 429,
+    code: 'rate_limited',
+    message: expect.stringContaining(`more than ${LIMIT} requests a minute`),
+  });
   const retryAfter = Number(answer.headers['retry-after']);
   expect(Number.isInteger(retryAfter)).toBe(true);
   expect(retryAfter).toBeGreaterThan(0);
@@ -73,9 +81,13 @@ describe('rate limits per API key', () => {
     expectLimited(await send(t.baseUrl, '/v1/sessions', { key: ALICE }));
     // One budget across routes: the other routes are closed to this key too, a turn included.
     expectLimited(await send(t.baseUrl, '/v1/agents', { key: ALICE }));
-    const turn = await postStream(`${t.baseUrl}/v1/sessions/3f2b8c1e-9a7d-4e6f-8b5c-1d2e3f4a5b6c/messages`, { content: 'hi' }, {
-      headers: { Authorization: `Bearer ${ALICE}` },
-    });
+    const turn = await postStream(
+      `${t.baseUrl}/v1/sessions/3f2b8c1e-9a7d-4e6f-8b5c-1d2e3f4a5b6c/messages`,
+      { content: 'hi' },
+      {
+        headers: { Authorization: `Bearer ${ALICE}` },
+      },
+    );
     expect(turn.status).toBe(429);
     expect(turn.json.code).toBe('rate_limited');
   });

@@ -38,12 +38,16 @@ async function spawnService(env: Record<string, string>): Promise<Service> {
 async function streamUntilTokens(url: string, tokens: number): Promise<{ rest: Promise<unknown> }> {
   let reached!: () => void;
   const started = new Promise<void>((resolve) => (reached = resolve));
-  const rest = postStream(url, { content: 'Tell me everything you know' }, {
-    stopWhen: (_e, events) => {
-      if (events.filter((e) => e.event === 'token').length === tokens) reached();
-      return false;
+  const rest = postStream(
+    url,
+    { content: 'Tell me everything you know' },
+    {
+      stopWhen: (_e, events) => {
+        if (events.filter((e) => e.event === 'token').length === tokens) reached();
+        return false;
+      },
     },
-  }).catch((error: unknown) => error);
+  ).catch((error: unknown) => error);
   await started;
   return { rest };
 }
@@ -64,12 +68,16 @@ describe('reliability', () => {
       const id = await createSession(service.baseUrl);
       let reached!: () => void;
       const started = new Promise<void>((resolve) => (reached = resolve));
-      const stream = postStream(`${service.baseUrl}/v1/sessions/${id}/messages`, { content: 'Explain the universe' }, {
-        stopWhen: (_e, events) => {
-          if (events.filter((e) => e.event === 'token').length === 3) reached();
-          return false;
+      const stream = postStream(
+        `${service.baseUrl}/v1/sessions/${id}/messages`,
+        { content: 'Explain the universe' },
+        {
+          stopWhen: (_e, events) => {
+            if (events.filter((e) => e.event === 'token').length === 3) reached();
+            return false;
+          },
         },
-      });
+      );
       await started;
       const stoppedAt = Date.now();
       service.child.kill('SIGTERM');
@@ -126,7 +134,10 @@ describe('reliability', () => {
       const next = await postStream(`${second.baseUrl}/v1/sessions/${id}/messages`, { content: 'Are you still there?' });
       expect(doneOf(next).status).toBe('completed');
       // The stub refuses histories OpenAI would refuse; the request it got had one user message per turn.
-      const users = stub.requests.at(-1)!.body.messages.filter((m) => m.role === 'user').map((m) => m.content);
+      const users = stub.requests
+        .at(-1)!
+        .body.messages.filter((m) => m.role === 'user')
+        .map((m) => m.content);
       expect(users).toEqual(['Tell me everything you know', 'Are you still there?']);
     } finally {
       service.child.kill('SIGKILL');
@@ -162,7 +173,11 @@ describe('reliability', () => {
       const refused = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'during' });
       expect(refused.status).toBe(503);
       expect(refused.json).toMatchObject({ statusCode: 503, code: 'database_unavailable' });
-      const create = await fetch(`${t.baseUrl}/v1/sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      const create = await fetch(`${t.baseUrl}/v1/sessions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      });
       expect(create.status).toBe(503);
       expect(await create.text()).not.toMatch(/at .*\.js|ECONNREFUSED|SELECT|INSERT/);
 

@@ -51,8 +51,14 @@ describe('session retention', () => {
     await idleFor(almost, TTL_HOURS - 1);
     await idleFor(running, TTL_HOURS * 10);
     await idleFor(crashed, TTL_HOURS * 10);
-    await query(t.databaseUrl, `UPDATE sessions SET active_turn_id = $2, lease_expires_at = now() + interval '1 hour' WHERE id = $1`, [running, randomUUID()]);
-    await query(t.databaseUrl, `UPDATE sessions SET active_turn_id = $2, lease_expires_at = now() - interval '1 hour' WHERE id = $1`, [crashed, randomUUID()]);
+    await query(t.databaseUrl, `UPDATE sessions SET active_turn_id = $2, lease_expires_at = now() + interval '1 hour' WHERE id = $1`, [
+      running,
+      randomUUID(),
+    ]);
+    await query(t.databaseUrl, `UPDATE sessions SET active_turn_id = $2, lease_expires_at = now() - interval '1 hour' WHERE id = $1`, [
+      crashed,
+      randomUUID(),
+    ]);
 
     expect(await retention.expireIdleSessions()).toBe(2);
 
@@ -97,7 +103,10 @@ describe('session retention', () => {
     );
     const before = await commits();
     expect(await retention.expireIdleSessions()).toBe(1234);
-    const [{ left }] = await query<{ left: number }>(t.databaseUrl, `SELECT count(*)::int AS left FROM sessions WHERE owner = 'bulk' AND deleted_at IS NULL`);
+    const [{ left }] = await query<{ left: number }>(
+      t.databaseUrl,
+      `SELECT count(*)::int AS left FROM sessions WHERE owner = 'bulk' AND deleted_at IS NULL`,
+    );
     expect(left).toBe(0);
     // 500 + 500 + 234: three commits, each named in the transaction metrics.
     expect((await commits()) - before).toBe(3);
@@ -105,7 +114,12 @@ describe('session retention', () => {
 
   async function commits(): Promise<number> {
     const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('sse_transaction_commits_total{') && l.includes('operation="expire_sessions"') && l.includes('status="success"'));
+    const line = text
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('sse_transaction_commits_total{') && l.includes('operation="expire_sessions"') && l.includes('status="success"'),
+      );
     return line ? Number(line.split(' ').pop()) : 0;
   }
 });

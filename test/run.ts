@@ -41,11 +41,10 @@ async function main(): Promise<number> {
     .sort();
   try {
     return await new Promise<number>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-        { stdio: 'inherit', env: process.env },
-      );
+      const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+        stdio: 'inherit',
+        env: process.env,
+      });
       child.on('exit', (code) => resolve(code ?? 1));
     });
   } finally {

@@ -22,20 +22,28 @@ describe('tool call ids and edited approvals', () => {
     const ids: string[] = [];
     for (const path of ['a.txt', 'b.txt']) {
       stub.respond((req) =>
-        req.body.messages.at(-1)?.role === 'tool' ? { text: 'Read it.' } : { toolCalls: [{ id: 'call_0', name: 'read_file', arguments: { path } }] },
+        req.body.messages.at(-1)?.role === 'tool'
+          ? { text: 'Read it.' }
+          : { toolCalls: [{ id: 'call_0', name: 'read_file', arguments: { path } }] },
       );
       const asked = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: `read ${path}` });
       expect(doneOf(asked).status).toBe('awaiting_tool_result');
       const [call] = eventsOf(asked, 'tool_call');
       expect(call.data.arguments).toEqual({ path });
       ids.push(call.data.toolCallId);
-      const answered = await postStream(`${t.baseUrl}/v1/sessions/${id}/tool-results`, { toolCallId: call.data.toolCallId, output: `contents of ${path}` });
+      const answered = await postStream(`${t.baseUrl}/v1/sessions/${id}/tool-results`, {
+        toolCallId: call.data.toolCallId,
+        output: `contents of ${path}`,
+      });
       expect(doneOf(answered).status).toBe('completed');
     }
     expect(ids[0]).toBe('call_0');
     expect(ids[1]).not.toBe('call_0');
     // The stub refuses histories OpenAI would refuse; the last request carried both calls with their own results.
-    const tools = stub.requests.at(-1)!.body.messages.filter((m) => m.role === 'tool').map((m) => m.tool_call_id);
+    const tools = stub.requests
+      .at(-1)!
+      .body.messages.filter((m) => m.role === 'tool')
+      .map((m) => m.tool_call_id);
     expect(tools).toEqual(ids);
   });
 

@@ -29,7 +29,11 @@ describe('the stream-scoped Unit of Work', () => {
     const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'What is the answer?' });
     expect(result.status).toBe(200);
     expect(result.events[0].event).toBe('turn');
-    expect(eventsOf(result, 'token').map((e) => e.data.delta).join('')).toBe('The answer is forty-two.');
+    expect(
+      eventsOf(result, 'token')
+        .map((e) => e.data.delta)
+        .join(''),
+    ).toBe('The answer is forty-two.');
     expect(result.events[result.events.length - 1].event).toBe('done');
     expect(doneOf(result).status).toBe('completed');
 
@@ -80,7 +84,11 @@ describe('the stream-scoped Unit of Work', () => {
     const id = await createSession(t.baseUrl);
     const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Tell me a story' });
     const names = result.events.map((e) => e.event);
-    expect(eventsOf(result, 'token').map((e) => e.data.delta).join('')).toBe('This answer will ');
+    expect(
+      eventsOf(result, 'token')
+        .map((e) => e.data.delta)
+        .join(''),
+    ).toBe('This answer will ');
     expect(names.slice(-2)).toEqual(['error', 'done']);
     expect(doneOf(result).status).toBe('failed');
     expect(eventsOf(result, 'error')[0].data).toEqual({ code: expect.any(String), message: expect.any(String) });
@@ -94,9 +102,13 @@ describe('the stream-scoped Unit of Work', () => {
     stub.reply({ text: Array.from({ length: 100 }, (_, i) => `word${i} `), delayMs: 20 });
     const id = await createSession(t.baseUrl);
     const requestsBefore = stub.requests.length;
-    const result = await postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'Talk for a while' }, {
-      stopWhen: (_e, events) => events.filter((x) => x.event === 'token').length >= 5,
-    });
+    const result = await postStream(
+      `${t.baseUrl}/v1/sessions/${id}/messages`,
+      { content: 'Talk for a while' },
+      {
+        stopWhen: (_e, events) => events.filter((x) => x.event === 'token').length >= 5,
+      },
+    );
     expect(eventsOf(result, 'token').length).toBeGreaterThanOrEqual(5);
     await eventually(async () => stub.requests[requestsBefore]?.aborted);
 

@@ -77,7 +77,10 @@ export class AgentCatalog {
           ...base.function,
           parameters: {
             ...parameters,
-            properties: { ...parameters.properties, agent: { ...parameters.properties.agent, enum: targets, description: `The agent to hand over to. ${who}` } },
+            properties: {
+              ...parameters.properties,
+              agent: { ...parameters.properties.agent, enum: targets, description: `The agent to hand over to. ${who}` },
+            },
           },
         },
       };

@@ -3,7 +3,11 @@ import { AGENT_TYPES, type AgentType } from './agent-definition.js';
 import { TOOL_NAMES, type ToolName } from './tools.js';
 
 export class ToolRestrictionDto {
-  @ApiPropertyOptional({ type: [String], description: 'Workspace-relative globs the tool\'s path argument must match.', example: ['**/*.md'] })
+  @ApiPropertyOptional({
+    type: [String],
+    description: "Workspace-relative globs the tool's path argument must match.",
+    example: ['**/*.md'],
+  })
   pathGlobs?: string[];
 }
 

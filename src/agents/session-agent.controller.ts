@@ -10,11 +10,14 @@ import { AgentSwitches } from './agent-switches.js';
 
 export class SwitchAgentDto {
   @ApiProperty({ example: 'architect' })
-  @IsString() @MaxLength(50)
+  @IsString()
+  @MaxLength(50)
   agentType: string;
 
   @ApiPropertyOptional({ maxLength: 500 })
-  @IsOptional() @IsString() @MaxLength(500)
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
   reason?: string;
 }
 
@@ -53,10 +56,14 @@ export class SessionAgentController {
 
   @Put()
   @ApiOkResponse({ type: SessionAgentView })
-  @ApiNotFoundResponse() @ApiConflictResponse({ description: 'A turn is running' })
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'A turn is running' })
   async switch(@Owner() owner: string, @Param('id', SessionIdPipe) id: string, @Body() body: SwitchAgentDto): Promise<SessionAgentView> {
     if (!this.catalog.has(body.agentType)) {
-      const known = this.catalog.list().map((a) => a.type).join(', ');
+      const known = this.catalog
+        .list()
+        .map((a) => a.type)
+        .join(', ');
       throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
     }
     await this.sessions.get(owner, id);
@@ -68,7 +75,13 @@ export class SessionAgentController {
       );
       if (row?.busy) throw sessionBusy(id);
       if (row.current_agent === body.agentType) return undefined;
-      const change = { sessionId: id, turnId: null, from: row.current_agent as string, to: body.agentType, reason: body.reason?.trim() || 'switched by the user' };
+      const change = {
+        sessionId: id,
+        turnId: null,
+        from: row.current_agent as string,
+        to: body.agentType,
+        reason: body.reason?.trim() || 'switched by the user',
+      };
       await this.switches.record(m, change);
       return change;
     });

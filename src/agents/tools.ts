@@ -41,7 +41,10 @@ const PATH_MAX = 4096;
 const pathProperty = (description: string) => ({ type: 'string', minLength: 1, maxLength: PATH_MAX, description });
 
 function spec(name: ToolName, description: string, properties: ToolParameters['properties'], required: string[]): ToolSpec {
-  return { type: 'function', function: { name, description, parameters: { type: 'object', properties, required, additionalProperties: false } } };
+  return {
+    type: 'function',
+    function: { name, description, parameters: { type: 'object', properties, required, additionalProperties: false } },
+  };
 }
 
 export const TOOL_SPECS: Readonly<Record<ToolName, ToolSpec>> = {

@@ -1,8 +1,6 @@
 import { posix } from 'node:path';
 
-export type WorkspacePath =
-  | { ok: true; path: string; absolute: boolean }
-  | { ok: false; reason: string };
+export type WorkspacePath = { ok: true; path: string; absolute: boolean } | { ok: false; reason: string };
 
 /**
  * Normalises a path an agent gave for the client's workspace: backslashes become slashes,

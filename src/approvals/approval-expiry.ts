@@ -36,7 +36,13 @@ export class ApprovalExpiry {
     return this.messages.append(
       m,
       sessionId,
-      closed.map((approval) => ({ role: 'tool', toolCallId: approval.toolCallId, content: NOT_RUN_EXPIRED, turnId: by.turnId, agent: by.agent })),
+      closed.map((approval) => ({
+        role: 'tool',
+        toolCallId: approval.toolCallId,
+        content: NOT_RUN_EXPIRED,
+        turnId: by.turnId,
+        agent: by.agent,
+      })),
     );
   }
 

@@ -26,7 +26,7 @@ export interface ApprovalDecision {
 export const DEFAULT_APPROVAL_RULES: readonly ApprovalRule[] = [
   { tool: 'write_file', action: 'require', reason: 'Writes a file in the workspace.' },
   { tool: 'create_directory', action: 'require', reason: 'Creates a folder in the workspace.' },
-  { tool: 'execute_command', action: 'require', reason: 'Runs a command on the user\'s machine.' },
+  { tool: 'execute_command', action: 'require', reason: "Runs a command on the user's machine." },
   { tool: 'delete_*', action: 'require', reason: 'Deletes from the workspace.' },
   { tool: 'move_*', action: 'require', reason: 'Moves or renames in the workspace.' },
 ];
@@ -109,7 +109,8 @@ export class ApprovalPolicy {
     const match = this.compiled.find((rule) => rule.matchesTool(toolName) && conditionHolds(rule, args));
     if (!match) return { required: false, reason: 'No approval rule matches this tool call.' };
     const required = match.rule.action === 'require';
-    const reason = match.rule.reason ?? `${required ? 'Needs approval' : 'Allowed'} by approval rule ${match.number} (tool "${match.rule.tool}").`;
+    const reason =
+      match.rule.reason ?? `${required ? 'Needs approval' : 'Allowed'} by approval rule ${match.number} (tool "${match.rule.tool}").`;
     return { required, reason };
   }
 }

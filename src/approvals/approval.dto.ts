@@ -6,7 +6,8 @@ export const APPROVAL_STATUSES = ['pending', 'approved', 'edited', 'rejected', '
 
 export class ListApprovalsQuery {
   @ApiPropertyOptional({ enum: APPROVAL_STATUSES })
-  @IsOptional() @IsIn(APPROVAL_STATUSES)
+  @IsOptional()
+  @IsIn(APPROVAL_STATUSES)
   status?: ApprovalStatus;
 }
 
@@ -21,7 +22,9 @@ export class DecideApprovalDto {
   arguments?: Record<string, unknown>;
 
   @ApiPropertyOptional({ maxLength: 10_000, description: 'What the agent should hear, e.g. why the call was rejected' })
-  @IsOptional() @IsString() @MaxLength(10_000)
+  @IsOptional()
+  @IsString()
+  @MaxLength(10_000)
   feedback?: string;
 }
 

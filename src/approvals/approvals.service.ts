@@ -31,7 +31,11 @@ export function approvalNotFound(id: string): NotFoundException {
 }
 
 export function approvalExpired(approval: Pick<ApprovalEntity, 'id' | 'expiresAt'>): GoneException {
-  return new GoneException({ statusCode: 410, code: 'approval_expired', message: `approval ${approval.id} expired at ${approval.expiresAt.toISOString()}` });
+  return new GoneException({
+    statusCode: 410,
+    code: 'approval_expired',
+    message: `approval ${approval.id} expired at ${approval.expiresAt.toISOString()}`,
+  });
 }
 
 /** Pending approvals of risky tool calls, their decisions and their expiry. */
@@ -49,14 +53,31 @@ export class ApprovalsService {
   /** Holds a tool call for a person, in the caller's micro-transaction (`save_approval`). */
   async request(
     m: EntityManager,
-    input: { sessionId: string; turnId: string; messageId: string; toolCallId: string; toolName: string; args: Record<string, unknown>; reason: string },
+    input: {
+      sessionId: string;
+      turnId: string;
+      messageId: string;
+      toolCallId: string;
+      toolName: string;
+      args: Record<string, unknown>;
+      reason: string;
+    },
   ): Promise<ApprovalEntity> {
     // clock_timestamp(), not now(): the calls of one answer are held in one transaction and are listed in their order.
     const rows: Array<{ id: string; expiresAt: Date; createdAt: Date }> = await m.query(
       `INSERT INTO approvals (session_id, turn_id, message_id, tool_call_id, tool_name, arguments, reason, created_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp(), clock_timestamp() + make_interval(secs => $8))
        RETURNING id, expires_at AS "expiresAt", created_at AS "createdAt"`,
-      [input.sessionId, input.turnId, input.messageId, input.toolCallId, input.toolName, input.args, input.reason, this.settings.APPROVAL_TTL_SECONDS],
+      [
+        input.sessionId,
+        input.turnId,
+        input.messageId,
+        input.toolCallId,
+        input.toolName,
+        input.args,
+        input.reason,
+        this.settings.APPROVAL_TTL_SECONDS,
+      ],
     );
     return Object.assign(new ApprovalEntity(), {
       sessionId: input.sessionId,
@@ -110,7 +131,11 @@ export class ApprovalsService {
     if (!rows.length) {
       const current = await m.findOne(ApprovalEntity, { where: { id: approval.id } });
       if (current?.status === 'pending' || current?.status === 'expired') throw approvalExpired(current);
-      throw new ConflictException({ statusCode: 409, code: 'approval_decided', message: `approval ${approval.id} was already decided (${current?.status})` });
+      throw new ConflictException({
+        statusCode: 409,
+        code: 'approval_decided',
+        message: `approval ${approval.id} was already decided (${current?.status})`,
+      });
     }
     return Object.assign(new ApprovalEntity(), approval, {
       status: DECIDED[decision],

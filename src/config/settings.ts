@@ -1,20 +1,8 @@
 import 'reflect-metadata';
 import { plainToInstance, Transform } from 'class-transformer';
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  IsUrl,
-  Matches,
-  Max,
-  Min,
-  validateSync,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
 
-const toInt = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value);
 const toBool = ({ value }: { value: unknown }) => {
   if (typeof value !== 'string') return value;
   const v = value.trim().toLowerCase();
@@ -22,8 +10,7 @@ const toBool = ({ value }: { value: unknown }) => {
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   return value;
 };
-const emptyToUndefined = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const emptyToUndefined = ({ value }: { value: unknown }) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
 /**
  * Every setting of the service, read from the environment. The names are the
@@ -34,10 +21,14 @@ export class Settings {
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'development';
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT = 3000;
 
-  @Transform(emptyToUndefined) @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsOptional()
   @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL?: string;
 
@@ -45,93 +36,146 @@ export class Settings {
   @IsString()
   DATA_DIR = '.data';
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(500)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(500)
   DB_POOL_SIZE = 10;
 
-  @Transform(emptyToUndefined) @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'LLM_BASE_URL must be an http(s) URL' })
   LLM_BASE_URL?: string;
 
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   LLM_API_KEY?: string;
 
   @IsString()
   LLM_MODEL = 'gpt-4o-mini';
 
   /** Whole-request bound on one LLM call. */
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   LLM_TIMEOUT_MS = 120_000;
 
   /** Longest silence allowed between two chunks of a streaming answer. */
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   LLM_IDLE_TIMEOUT_MS = 30_000;
 
   /** Retries before the first token (429, 5xx, timeouts, connection errors). */
-  @Transform(toInt) @IsInt() @Min(0) @Max(10)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10)
   LLM_MAX_RETRIES = 3;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(60_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
   LLM_RETRY_BASE_MS = 200;
 
   /** Consecutive failures that open the circuit breaker. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   LLM_BREAKER_THRESHOLD = 5;
 
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   LLM_BREAKER_COOLDOWN_MS = 30_000;
 
   /** Delay between words of the offline scripted model. */
-  @Transform(toInt) @IsInt() @Min(0) @Max(10_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
   SCRIPTED_TOKEN_DELAY_MS = 30;
 
   /** History is trimmed, oldest first, to fit this many (estimated) tokens. */
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   HISTORY_TOKEN_BUDGET = 100_000;
 
   /** LLM calls one turn may make before it stops (tool refusals and hand-overs included). */
-  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   MAX_STEPS_PER_TURN = 10;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(20)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(20)
   MAX_SWITCHES_PER_TURN = 3;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   MULTI_AGENT_MODE = true;
 
-  @Transform(emptyToUndefined) @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsOptional()
   @Matches(/^[^:,\s]+:[^:,\s]+(,[^:,\s]+:[^:,\s]+)*$/, { message: 'API_KEYS must be a list of key:owner pairs separated by commas' })
   API_KEYS?: string;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   METRICS_PUBLIC = true;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   DOCS_PUBLIC = true;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   RATE_LIMIT_PER_MINUTE = 600;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   APPROVAL_TTL_SECONDS = 900;
 
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   APPROVAL_POLICY_FILE?: string;
 
-  @Transform(toInt) @IsInt() @Min(2) @Max(3600)
+  @Transform(toInt)
+  @IsInt()
+  @Min(2)
+  @Max(3600)
   SESSION_LEASE_SECONDS = 30;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   SESSION_TTL_HOURS = 720;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   SLOW_TRANSACTION_MS = 100;
 
   /** A `: ping` comment keeps a quiet stream alive through proxies that drop idle connections. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(300)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(300)
   SSE_PING_SECONDS = 15;
 
   /** How long a stop waits for running streams before it cuts them. */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   SHUTDOWN_TIMEOUT_MS = 10_000;
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -164,7 +208,9 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   const errors = validateSync(settings, { forbidUnknownValues: false });
   const problems = errors.flatMap((e) =>
     Object.values(e.constraints ?? {}).map((message) =>
-      SECRET_SETTINGS.has(e.property) ? `${e.property} (value not shown): ${message}` : `${e.property}=${JSON.stringify(raw[e.property])}: ${message}`,
+      SECRET_SETTINGS.has(e.property)
+        ? `${e.property} (value not shown): ${message}`
+        : `${e.property}=${JSON.stringify(raw[e.property])}: ${message}`,
     ),
   );
   if (settings.API_KEYS && !errors.some((e) => e.property === 'API_KEYS')) problems.push(...apiKeyProblems(settings.API_KEYS));

@@ -14,7 +14,11 @@ export class DatabaseErrorFilter extends BaseExceptionFilter {
     if (!(exception instanceof HttpException) && isConnectionError(exception)) {
       this.logger.warn({ msg: 'database unavailable', error: (exception as Error).message });
       return super.catch(
-        new ServiceUnavailableException({ statusCode: 503, code: 'database_unavailable', message: 'the database is unavailable; retry shortly' }),
+        new ServiceUnavailableException({
+          statusCode: 503,
+          code: 'database_unavailable',
+          message: 'the database is unavailable; retry shortly',
+        }),
         host,
       );
     }

@@ -46,10 +46,13 @@ export class LlmClient {
   ) {
     this.labels = { gen_ai_provider_name: provider.name, gen_ai_request_model: provider.model };
     // A turn that stopped while waiting is no failure of the provider.
-    this.breaker = circuitBreaker(handleWhen((error) => !(error instanceof LlmCallAborted)), {
-      halfOpenAfter: settings.LLM_BREAKER_COOLDOWN_MS,
-      breaker: new ConsecutiveBreaker(settings.LLM_BREAKER_THRESHOLD),
-    });
+    this.breaker = circuitBreaker(
+      handleWhen((error) => !(error instanceof LlmCallAborted)),
+      {
+        halfOpenAfter: settings.LLM_BREAKER_COOLDOWN_MS,
+        breaker: new ConsecutiveBreaker(settings.LLM_BREAKER_THRESHOLD),
+      },
+    );
     this.circuit.set({ gen_ai_provider_name: provider.name }, 0);
     this.breaker.onStateChange((state) => {
       this.circuit.set({ gen_ai_provider_name: provider.name }, CIRCUIT_STATE[state]);
@@ -113,7 +116,10 @@ export class LlmClient {
   private async attempt(request: LlmRequest, deliver: (event: LlmEvent) => void, delivered: () => boolean): Promise<void> {
     request.signal.throwIfAborted();
     const controller = new AbortController();
-    const idle = setTimeout(() => controller.abort(new LlmTimeoutError('The LLM stopped sending tokens.')), this.settings.LLM_IDLE_TIMEOUT_MS);
+    const idle = setTimeout(
+      () => controller.abort(new LlmTimeoutError('The LLM stopped sending tokens.')),
+      this.settings.LLM_IDLE_TIMEOUT_MS,
+    );
     try {
       await this.provider.stream({ ...request, signal: AbortSignal.any([request.signal, controller.signal]) }, (event) => {
         idle.refresh();

@@ -57,7 +57,11 @@ export class ScriptedProvider extends LlmProvider {
       for (const { pattern, tool, args } of TOOL_REQUESTS) {
         const match = text.match(pattern);
         if (match && offered.has(tool)) {
-          const call: LlmToolCall = { id: `call_${hash(text + request.messages.length)}`, name: tool, arguments: JSON.stringify(args(match)) };
+          const call: LlmToolCall = {
+            id: `call_${hash(text + request.messages.length)}`,
+            name: tool,
+            arguments: JSON.stringify(args(match)),
+          };
           await this.words(`I'll use ${tool} for that.`, request.signal, onEvent);
           onEvent({ type: 'tool_calls', calls: [call] });
           onEvent({ type: 'usage', inputTokens, outputTokens: 12 });

@@ -7,36 +7,52 @@ export const MAX_CONTENT_LENGTH = 100_000;
 
 export class PostMessageDto {
   @ApiProperty({ maxLength: MAX_CONTENT_LENGTH, example: 'Explain what this project does' })
-  @IsString() @MinLength(1) @MaxLength(MAX_CONTENT_LENGTH) @Matches(/\S/, { message: 'content must not be blank' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(MAX_CONTENT_LENGTH)
+  @Matches(/\S/, { message: 'content must not be blank' })
   content: string;
 
   @ApiPropertyOptional({ example: 'coder', description: 'Hand this message straight to this agent' })
-  @IsOptional() @IsString() @MaxLength(50)
+  @IsOptional()
+  @IsString()
+  @MaxLength(50)
   agentType?: string;
 }
 
 export class ToolResultDto {
   @ApiProperty({ example: 'call_abc123' })
-  @IsString() @MinLength(1) @MaxLength(200)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
   toolCallId: string;
 
   @ApiPropertyOptional({ description: 'What the tool printed or returned' })
   @ValidateIf((o: ToolResultDto) => o.error === undefined)
-  @IsString({ message: 'output must be a string (give output or error)' }) @MaxLength(MAX_CONTENT_LENGTH)
+  @IsString({ message: 'output must be a string (give output or error)' })
+  @MaxLength(MAX_CONTENT_LENGTH)
   output?: string;
 
   @ApiPropertyOptional({ description: 'Why the tool failed' })
-  @IsOptional() @IsString() @MaxLength(MAX_CONTENT_LENGTH)
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_CONTENT_LENGTH)
   error?: string;
 }
 
 export class ListMessagesQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page' })
-  @IsOptional() @IsString() @Matches(/^\d{1,18}$/, { message: 'after must be a cursor returned by this API' }) // within bigint
+  @IsOptional()
+  @IsString()
+  @Matches(/^\d{1,18}$/, { message: 'after must be a cursor returned by this API' }) // within bigint
   after?: string;
 }
 

@@ -27,7 +27,12 @@ export function toMessageView(m: MessageEntity): MessageView {
 export function unansweredCalls(history: HistoryEntry[]): StoredToolCall[] {
   for (let i = history.length - 1; i >= 0; i--) {
     if (history[i].role !== 'assistant') continue;
-    const answered = new Set(history.slice(i + 1).filter((m) => m.role === 'tool').map((m) => m.toolCallId));
+    const answered = new Set(
+      history
+        .slice(i + 1)
+        .filter((m) => m.role === 'tool')
+        .map((m) => m.toolCallId),
+    );
     return (history[i].toolCalls ?? []).filter((call) => !answered.has(call.id));
   }
   return [];

@@ -106,18 +106,33 @@ export class TurnRunner implements BeforeApplicationShutdown {
   /** `POST .../messages`: a new user message. */
   async startMessage(owner: string, sessionId: string, input: { content: string; agentType?: string }): Promise<Observable<TurnEvent>> {
     if (input.agentType && !this.agents.has(input.agentType)) {
-      throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${this.agents.list().map((a) => a.type).join(', ')}` });
+      throw new BadRequestException({
+        statusCode: 400,
+        code: 'unknown_agent',
+        message: `agentType must be one of: ${this.agents
+          .list()
+          .map((a) => a.type)
+          .join(', ')}`,
+      });
     }
     const turn = await this.admit(owner, sessionId, 'message');
     return this.stream(turn, (t) => this.takeUserMessage(t, input.content, input.agentType));
   }
 
   /** `POST .../tool-results`: the client ran a tool. */
-  async startToolResult(owner: string, sessionId: string, input: { toolCallId: string; output?: string; error?: string }): Promise<Observable<TurnEvent>> {
+  async startToolResult(
+    owner: string,
+    sessionId: string,
+    input: { toolCallId: string; output?: string; error?: string },
+  ): Promise<Observable<TurnEvent>> {
     await this.sessions.get(owner, sessionId);
     const found = await this.messages.findCall(sessionId, input.toolCallId);
     if (!found) {
-      throw new NotFoundException({ statusCode: 404, code: 'tool_call_not_found', message: `no tool call ${input.toolCallId} in session ${sessionId}` });
+      throw new NotFoundException({
+        statusCode: 404,
+        code: 'tool_call_not_found',
+        message: `no tool call ${input.toolCallId} in session ${sessionId}`,
+      });
     }
     if (await this.messages.hasResult(sessionId, input.toolCallId)) {
       throw conflict('tool_result_exists', `tool call ${input.toolCallId} already has a result`);
@@ -127,7 +142,11 @@ export class TurnRunner implements BeforeApplicationShutdown {
       throw conflict('awaiting_approval', `tool call ${input.toolCallId} is waiting for approval ${approval.id}`);
     }
     if (approval?.status === 'expired') {
-      throw new GoneException({ statusCode: 410, code: 'approval_expired', message: `tool call ${input.toolCallId} was never approved: approval ${approval.id} expired` });
+      throw new GoneException({
+        statusCode: 410,
+        code: 'approval_expired',
+        message: `tool call ${input.toolCallId} was never approved: approval ${approval.id} expired`,
+      });
     }
     const turn = await this.admit(owner, sessionId, 'tool_result');
     const content = input.error !== undefined ? `Error: ${input.error}${input.output ? `\n${input.output}` : ''}` : (input.output ?? '');
@@ -136,7 +155,9 @@ export class TurnRunner implements BeforeApplicationShutdown {
       // Expired approvals of the same answer are closed first, or the LLM would wait for them forever.
       stored = await turn.uow.transaction('save_tool_result', async (m) => [
         ...(await this.expiry.closeExpired(m, sessionId, { turnId: turn.id, agent: turn.agent })),
-        ...(await this.messages.append(m, sessionId, [{ role: 'tool', content, toolCallId: input.toolCallId, turnId: turn.id, agent: turn.agent }])),
+        ...(await this.messages.append(m, sessionId, [
+          { role: 'tool', content, toolCallId: input.toolCallId, turnId: turn.id, agent: turn.agent },
+        ])),
       ]);
     } catch (error) {
       await this.finish(turn, 'failed', 'tool result refused');
@@ -163,8 +184,13 @@ export class TurnRunner implements BeforeApplicationShutdown {
     if (input.decision === 'edit') {
       // Edited arguments stay within what the agent that made the call may do (e.g. the architect's *.md).
       const agent = await this.messages.agentOf(approval.messageId);
-      const verdict = this.toolCheck.validateArguments(approval.toolName, input.arguments ?? {}, agent && this.agents.has(agent) ? agent : undefined);
-      if (!verdict.ok) throw new BadRequestException({ statusCode: 400, code: 'invalid_arguments', message: `arguments: ${verdict.reason}` });
+      const verdict = this.toolCheck.validateArguments(
+        approval.toolName,
+        input.arguments ?? {},
+        agent && this.agents.has(agent) ? agent : undefined,
+      );
+      if (!verdict.ok)
+        throw new BadRequestException({ statusCode: 400, code: 'invalid_arguments', message: `arguments: ${verdict.reason}` });
     }
     const turn = await this.admit(owner, sessionId, 'approval');
     let decided: ApprovalEntity;
@@ -179,7 +205,13 @@ export class TurnRunner implements BeforeApplicationShutdown {
         });
         if (input.decision !== 'reject') return { decided, results: expired };
         const rejection = await this.messages.append(m, sessionId, [
-          { role: 'tool', toolCallId: approval.toolCallId, turnId: turn.id, agent: turn.agent, content: `rejected by the user: ${input.feedback?.trim() || 'no reason given'}` },
+          {
+            role: 'tool',
+            toolCallId: approval.toolCallId,
+            turnId: turn.id,
+            agent: turn.agent,
+            content: `rejected by the user: ${input.feedback?.trim() || 'no reason given'}`,
+          },
         ]);
         return { decided, results: [...expired, ...rejection] };
       }));
@@ -223,13 +255,20 @@ export class TurnRunner implements BeforeApplicationShutdown {
     if (running.length === 0) return;
     this.logger.warn({ msg: 'stopping: interrupting running turns', count: running.length });
     for (const { turn } of running) turn.stop.abort('shutdown' satisfies StopReason);
-    await Promise.race([Promise.allSettled(running.map(({ work }) => work)), sleep(this.settings.SHUTDOWN_TIMEOUT_MS, undefined, { ref: false })]);
+    await Promise.race([
+      Promise.allSettled(running.map(({ work }) => work)),
+      sleep(this.settings.SHUTDOWN_TIMEOUT_MS, undefined, { ref: false }),
+    ]);
   }
 
   /** Takes the session's lease with one conditional UPDATE and records the turn: 404 or 409 before any stream. */
   private async admit(owner: string, sessionId: string, kind: Turn['kind']): Promise<Turn> {
     if (this.shutdown.stopping) {
-      throw new ServiceUnavailableException({ statusCode: 503, code: 'shutting_down', message: 'the service is stopping; retry on another instance' });
+      throw new ServiceUnavailableException({
+        statusCode: 503,
+        code: 'shutting_down',
+        message: 'the service is stopping; retry on another instance',
+      });
     }
     const uow = this.uowContext.current();
     const id = randomUUID();
@@ -255,7 +294,11 @@ export class TurnRunner implements BeforeApplicationShutdown {
       });
     } catch (error) {
       if (isConnectionError(error)) {
-        throw new ServiceUnavailableException({ statusCode: 503, code: 'database_unavailable', message: 'the database is unavailable; retry shortly' });
+        throw new ServiceUnavailableException({
+          statusCode: 503,
+          code: 'database_unavailable',
+          message: 'the database is unavailable; retry shortly',
+        });
       }
       throw error;
     }
@@ -315,7 +358,8 @@ export class TurnRunner implements BeforeApplicationShutdown {
       await this.finish(turn, status, error);
     } catch (failure) {
       this.logger.error({ msg: 'could not record the end of a turn', turnId: turn.id, error: (failure as Error).message });
-      if (status !== 'failed') turn.emit({ type: 'error', data: { code: 'database_unavailable', message: 'The turn could not be recorded.' } });
+      if (status !== 'failed')
+        turn.emit({ type: 'error', data: { code: 'database_unavailable', message: 'The turn could not be recorded.' } });
       status = 'failed';
     }
     const usage: Usage | undefined =
@@ -359,14 +403,19 @@ export class TurnRunner implements BeforeApplicationShutdown {
       error = 'internal error';
       this.logger.error({ msg: 'turn failed', turnId: turn.id, err: failure });
       const code = isConnectionError(failure) ? 'database_unavailable' : 'internal_error';
-      notice = { type: 'error', data: { code, message: code === 'database_unavailable' ? 'The database is unavailable.' : 'The turn failed unexpectedly.' } };
+      notice = {
+        type: 'error',
+        data: { code, message: code === 'database_unavailable' ? 'The database is unavailable.' : 'The turn failed unexpectedly.' },
+      };
     }
     if (turn.partial) {
       const text = turn.partial;
       turn.partial = '';
       try {
         const [saved] = await turn.uow.transaction('save_interrupted_message', (m) =>
-          this.messages.append(m, turn.sessionId, [{ role: 'assistant', content: text, status: 'interrupted', agent: turn.agent, turnId: turn.id }]),
+          this.messages.append(m, turn.sessionId, [
+            { role: 'assistant', content: text, status: 'interrupted', agent: turn.agent, turnId: turn.id },
+          ]),
         );
         turn.emit({ type: 'message', data: { message: toMessageView(saved) } });
       } catch (saveError) {
@@ -473,7 +522,10 @@ export class TurnRunner implements BeforeApplicationShutdown {
       if (turn.steps >= this.settings.MAX_STEPS_PER_TURN) {
         turn.emit({
           type: 'error',
-          data: { code: 'step_limit', message: `The agent used its ${this.settings.MAX_STEPS_PER_TURN} steps for this turn without finishing.` },
+          data: {
+            code: 'step_limit',
+            message: `The agent used its ${this.settings.MAX_STEPS_PER_TURN} steps for this turn without finishing.`,
+          },
         });
         return 'failed';
       }
@@ -499,7 +551,13 @@ export class TurnRunner implements BeforeApplicationShutdown {
       const save = async (m: EntityManager) => {
         toolCalls = await this.messages.uniqueToolCalls(m, turn.sessionId, calls);
         return this.messages.append(m, turn.sessionId, [
-          { role: 'assistant', content: text || (toolCalls.length ? null : ''), toolCalls: toolCalls.length ? toolCalls : null, agent: agent.type, turnId: turn.id },
+          {
+            role: 'assistant',
+            content: text || (toolCalls.length ? null : ''),
+            toolCalls: toolCalls.length ? toolCalls : null,
+            agent: agent.type,
+            turnId: turn.id,
+          },
         ]);
       };
       // Without tool calls the answer is one INSERT, atomic on its own.
@@ -582,7 +640,14 @@ export class TurnRunner implements BeforeApplicationShutdown {
         const view = toApprovalView(approval);
         turn.emit({
           type: 'approval_required',
-          data: { approvalId: view.id, toolCallId: view.toolCallId, name: view.toolName, arguments: view.arguments, reason: view.reason, expiresAt: view.expiresAt },
+          data: {
+            approvalId: view.id,
+            toolCallId: view.toolCallId,
+            name: view.toolName,
+            arguments: view.arguments,
+            reason: view.reason,
+            expiresAt: view.expiresAt,
+          },
         });
       }
     }
@@ -593,7 +658,9 @@ export class TurnRunner implements BeforeApplicationShutdown {
     if (final && !held.length && !toClient.length) {
       const { content, metadata } = final;
       const [message] = await turn.uow.transaction('save_assistant_message', (m) =>
-        this.messages.append(m, turn.sessionId, [{ role: 'assistant', content, metadata: metadata ?? null, agent: turn.agent, turnId: turn.id }]),
+        this.messages.append(m, turn.sessionId, [
+          { role: 'assistant', content, metadata: metadata ?? null, agent: turn.agent, turnId: turn.id },
+        ]),
       );
       turn.emit({ type: 'message', data: { message: toMessageView(message) } });
       return 'completed';

@@ -2,14 +2,7 @@ import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } 
 import type { Relation } from 'typeorm';
 import { SessionEntity } from '../sessions/session.entity.js';
 
-export type TurnStatus =
-  | 'running'
-  | 'completed'
-  | 'awaiting_tool_result'
-  | 'awaiting_approval'
-  | 'cancelled'
-  | 'interrupted'
-  | 'failed';
+export type TurnStatus = 'running' | 'completed' | 'awaiting_tool_result' | 'awaiting_approval' | 'cancelled' | 'interrupted' | 'failed';
 
 /** One stream's worth of work on a session: a user message, a tool result or an approval decision. */
 @Entity('turns')

@@ -43,7 +43,9 @@ export class TurnsController {
   @Post('messages')
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: STREAM_DOC })
-  @ApiBadRequestResponse() @ApiNotFoundResponse() @ApiConflictResponse()
+  @ApiBadRequestResponse()
+  @ApiNotFoundResponse()
+  @ApiConflictResponse()
   async postMessage(
     @Owner() owner: string,
     @Param('id', SessionIdPipe) id: string,
@@ -56,7 +58,11 @@ export class TurnsController {
   @Get('messages')
   @ApiOkResponse({ type: MessagePage })
   @ApiNotFoundResponse()
-  async listMessages(@Owner() owner: string, @Param('id', SessionIdPipe) id: string, @Query() query: ListMessagesQuery): Promise<MessagePage> {
+  async listMessages(
+    @Owner() owner: string,
+    @Param('id', SessionIdPipe) id: string,
+    @Query() query: ListMessagesQuery,
+  ): Promise<MessagePage> {
     await this.sessions.get(owner, id);
     return this.messages.page(id, query.limit, query.after);
   }
@@ -64,7 +70,9 @@ export class TurnsController {
   @Post('tool-results')
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: `${STREAM_DOC} 404 for an unknown tool call, 409 for a second result.` })
-  @ApiBadRequestResponse() @ApiNotFoundResponse() @ApiConflictResponse()
+  @ApiBadRequestResponse()
+  @ApiNotFoundResponse()
+  @ApiConflictResponse()
   async postToolResult(
     @Owner() owner: string,
     @Param('id', SessionIdPipe) id: string,
@@ -77,7 +85,9 @@ export class TurnsController {
   @Post('approvals/:approvalId')
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: `${STREAM_DOC} 409 when the approval was already decided, 410 when it expired.` })
-  @ApiBadRequestResponse() @ApiNotFoundResponse() @ApiConflictResponse()
+  @ApiBadRequestResponse()
+  @ApiNotFoundResponse()
+  @ApiConflictResponse()
   async decide(
     @Owner() owner: string,
     @Param('id', SessionIdPipe) id: string,
@@ -85,7 +95,8 @@ export class TurnsController {
     @Body() body: DecideApprovalDto,
     @Res() res: Response,
   ): Promise<Observable<null>> {
-    if (!UUID.test(approvalId)) throw new BadRequestException({ statusCode: 400, code: 'bad_approval_id', message: 'approvalId must be a UUID' });
+    if (!UUID.test(approvalId))
+      throw new BadRequestException({ statusCode: 400, code: 'bad_approval_id', message: 'approvalId must be a UUID' });
     return writeEventStream(await this.turns.startDecision(owner, id, approvalId, body), res, this.settings.SSE_PING_SECONDS);
   }
 

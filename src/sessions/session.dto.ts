@@ -4,27 +4,41 @@ import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } 
 
 export class CreateSessionDto {
   @ApiPropertyOptional({ maxLength: 200, example: 'Refactor the parser' })
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
   title?: string;
 
   @ApiPropertyOptional({ example: 'coder', description: 'Start with this agent instead of the orchestrator' })
-  @IsOptional() @IsString() @MaxLength(50)
+  @IsOptional()
+  @IsString()
+  @MaxLength(50)
   agentType?: string;
 }
 
 export class UpdateSessionDto {
   @ApiProperty({ maxLength: 200, example: 'Parser refactoring' })
-  @IsString() @MinLength(1) @MaxLength(200) @Matches(/\S/, { message: 'title must not be blank' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @Matches(/\S/, { message: 'title must not be blank' })
   title: string;
 }
 
 export class ListSessionsQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page' })
-  @IsOptional() @IsString() @MaxLength(200) @Matches(/^[A-Za-z0-9_-]+$/, { message: 'cursor must be a cursor returned by this API' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'cursor must be a cursor returned by this API' })
   cursor?: string;
 }
 

@@ -23,7 +23,10 @@ export class SessionsController {
   create(@Owner() owner: string, @Body() body: CreateSessionDto): Promise<SessionView> {
     const agent = body.agentType ?? this.agents.defaultAgent().type;
     if (!this.agents.has(agent)) {
-      const known = this.agents.list().map((a) => a.type).join(', ');
+      const known = this.agents
+        .list()
+        .map((a) => a.type)
+        .join(', ');
       throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
     }
     return this.sessions.create(owner, { title: body.title, agent });

@@ -53,7 +53,8 @@ function encodeCursor(at: string, id: string): string {
 }
 
 /** `timestamptz::text` as PostgreSQL prints it, e.g. `2025-01-31 12:00:00.123456+00`; group 1 is the day. */
-const CURSOR_TIME = /^([1-9]\d{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?[+-](?:0\d|1[0-5])(?::[0-5]\d){0,2}$/;
+const CURSOR_TIME =
+  /^([1-9]\d{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?[+-](?:0\d|1[0-5])(?::[0-5]\d){0,2}$/;
 const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Only what PostgreSQL will accept: a forged cursor is a 400, never a query error. */
@@ -92,7 +93,10 @@ export class SessionsService {
   }
 
   async get(owner: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<SessionView> {
-    const rows: SessionRow[] = await manager.query(`${SELECT_SESSION} WHERE s.id = $1 AND s.owner = $2 AND s.deleted_at IS NULL`, [id, owner]);
+    const rows: SessionRow[] = await manager.query(`${SELECT_SESSION} WHERE s.id = $1 AND s.owner = $2 AND s.deleted_at IS NULL`, [
+      id,
+      owner,
+    ]);
     if (!rows[0]) throw sessionNotFound(id);
     return toView(rows[0]);
   }
@@ -100,7 +104,8 @@ export class SessionsService {
   /** Newest activity first, by keyset: a page never repeats or skips a session that did not move. */
   async list(owner: string, limit = 20, cursor?: string): Promise<SessionPage> {
     const after = cursor ? decodeCursor(cursor) : undefined;
-    if (cursor && !after) throw new BadRequestException({ statusCode: 400, code: 'bad_cursor', message: 'cursor is not a cursor returned by this API' });
+    if (cursor && !after)
+      throw new BadRequestException({ statusCode: 400, code: 'bad_cursor', message: 'cursor is not a cursor returned by this API' });
     const params: unknown[] = [owner, limit + 1];
     let where = 's.owner = $1 AND s.deleted_at IS NULL';
     if (after) {
@@ -117,23 +122,28 @@ export class SessionsService {
   }
 
   async rename(owner: string, id: string, title: string): Promise<SessionView> {
-    const [rows] = await this.uow.current().transaction('rename_session', (m) =>
-      m.query(
-        `UPDATE sessions SET title = $3, updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`,
-        [id, owner, title.trim()],
-      ),
-    );
+    const [rows] = await this.uow
+      .current()
+      .transaction('rename_session', (m) =>
+        m.query(`UPDATE sessions SET title = $3, updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`, [
+          id,
+          owner,
+          title.trim(),
+        ]),
+      );
     if (!rows?.length) throw sessionNotFound(id);
     return this.get(owner, id);
   }
 
   async softDelete(owner: string, id: string): Promise<void> {
-    const [rows] = await this.uow.current().transaction('delete_session', (m) =>
-      m.query(
-        `UPDATE sessions SET deleted_at = now(), updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`,
-        [id, owner],
-      ),
-    );
+    const [rows] = await this.uow
+      .current()
+      .transaction('delete_session', (m) =>
+        m.query(
+          `UPDATE sessions SET deleted_at = now(), updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`,
+          [id, owner],
+        ),
+      );
     if (!rows?.length) throw sessionNotFound(id);
   }
 }

@@ -54,4 +54,5 @@ export function streamInBackground(
 }
 
 /** Stops at the first `count` tokens of a stream. */
-export const afterTokens = (count: number) => (_event: SseEvent, events: SseEvent[]) => events.filter((e) => e.event === 'token').length >= count;
+export const afterTokens = (count: number) => (_event: SseEvent, events: SseEvent[]) =>
+  events.filter((e) => e.event === 'token').length >= count;

@@ -19,7 +19,12 @@ export interface RecordedRequest {
   body: {
     model: string;
     stream: boolean;
-    messages: Array<{ role: string; content?: unknown; tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>; tool_call_id?: string }>;
+    messages: Array<{
+      role: string;
+      content?: unknown;
+      tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>;
+      tool_call_id?: string;
+    }>;
     tools?: Array<{ function: { name: string } }>;
   };
   /** Set once the client closed the request before the stream ended. */
@@ -88,7 +93,9 @@ export class OpenAiStub {
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
     const id = `chatcmpl-${index}`;
     const send = (delta: Record<string, unknown>, finish: string | null = null) =>
-      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 0, model: recorded.body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 0, model: recorded.body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`,
+      );
     const words = typeof reply.text === 'string' ? reply.text.split(/(?<=\s)/) : (reply.text ?? []);
     let sent = 0;
     for (const word of words) {
@@ -103,7 +110,9 @@ export class OpenAiStub {
     }
     (reply.toolCalls ?? []).forEach((call, i) => {
       const args = typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
-      send({ tool_calls: [{ index: i, id: call.id ?? `call_${index}_${i}`, type: 'function', function: { name: call.name, arguments: args } }] });
+      send({
+        tool_calls: [{ index: i, id: call.id ?? `call_${index}_${i}`, type: 'function', function: { name: call.name, arguments: args } }],
+      });
     });
     send({}, reply.toolCalls?.length ? 'tool_calls' : 'stop');
     const usage = reply.usage ?? { prompt: 10, completion: words.length };
@@ -119,7 +128,8 @@ export function invalidHistory(messages: RecordedRequest['body']['messages']): s
   let open = new Set<string>();
   for (const [i, m] of messages.entries()) {
     if (m.role === 'tool') {
-      if (!m.tool_call_id || !open.has(m.tool_call_id)) return `messages[${i}]: tool message answers no preceding tool call (${m.tool_call_id})`;
+      if (!m.tool_call_id || !open.has(m.tool_call_id))
+        return `messages[${i}]: tool message answers no preceding tool call (${m.tool_call_id})`;
       open.delete(m.tool_call_id);
       continue;
     }

@@ -60,7 +60,13 @@ describe('agent catalog', () => {
     const debugSwitch = multi.toolSpecsFor('debug').find((spec) => spec.function.name === 'switch_mode');
     expect(debugSwitch?.function.parameters.properties.agent.enum).toEqual(['orchestrator', 'coder', 'architect', 'ask']);
     // The shared spec is not changed by the per-agent copies.
-    expect(TOOL_SPECS.switch_mode.function.parameters.properties.agent.enum).toEqual(['orchestrator', 'coder', 'architect', 'debug', 'ask']);
+    expect(TOOL_SPECS.switch_mode.function.parameters.properties.agent.enum).toEqual([
+      'orchestrator',
+      'coder',
+      'architect',
+      'debug',
+      'ask',
+    ]);
   });
 
   it('describes tools as strict OpenAI function specs, split into client-run and runtime-run', () => {
@@ -111,7 +117,10 @@ describe('tool call check', () => {
     expect(check.check('architect', call('write_file', { path: 'README.md', content: '# Hi' })).ok).toBe(true);
     expect(check.check('architect', call('write_file', { path: './docs\\plan.md', content: '' })).ok).toBe(true);
     const code = check.check('architect', call('write_file', { path: 'src/main.ts', content: '' }));
-    expect(code).toEqual({ ok: false, reason: expect.stringMatching(/only use it on paths matching \*\*\/\*\.md, and "src\/main\.ts" does not/) });
+    expect(code).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/only use it on paths matching \*\*\/\*\.md, and "src\/main\.ts" does not/),
+    });
     expect(check.check('architect', call('write_file', { path: 'notes.md/evil.ts', content: '' })).ok).toBe(false);
     const absolute = check.check('architect', call('write_file', { path: '/etc/motd.md', content: '' }));
     expect(absolute).toEqual({ ok: false, reason: expect.stringContaining('relative to the workspace root') });
@@ -209,7 +218,8 @@ describe('routing', () => {
   });
 
   it('parses JSON in a code fence and in surrounding prose', () => {
-    const fenced = 'Here you go:\n```json\n{\n  "agent": "architect",\n  "reason": "Wants a design {with braces}",\n  "confidence": 0.7\n}\n```\nHope it helps.';
+    const fenced =
+      'Here you go:\n```json\n{\n  "agent": "architect",\n  "reason": "Wants a design {with braces}",\n  "confidence": 0.7\n}\n```\nHope it helps.';
     expect(parseClassification(fenced, multi)).toEqual({ agent: 'architect', reason: 'Wants a design {with braces}', confidence: 0.7 });
     const prose = 'I think {this one} fits best: {"agent":"Ask","reason":"a question","confidence":"0.6"} - done';
     expect(parseClassification(prose, multi)).toEqual({ agent: 'ask', reason: 'a question', confidence: 0.6 });

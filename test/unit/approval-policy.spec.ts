@@ -99,9 +99,14 @@ describe('approval policy', () => {
   it('refuses rules that break the schema, naming the rule and field', () => {
     expect(() => policyFrom({ rules: [{ tool: 'x', action: 'ask' }] })).toThrow(/rule 1, action: must be one of require, allow/);
     expect(() => policyFrom({ rules: [{ action: 'allow' }] })).toThrow(/rule 1: must have required property 'tool'/);
-    expect(() => policyFrom({ rules: [{ tool: 'x', action: 'allow' }, { tool: 'y', action: 'allow', colour: 'red' }] })).toThrow(
-      /rule 2: unknown field "colour"/,
-    );
+    expect(() =>
+      policyFrom({
+        rules: [
+          { tool: 'x', action: 'allow' },
+          { tool: 'y', action: 'allow', colour: 'red' },
+        ],
+      }),
+    ).toThrow(/rule 2: unknown field "colour"/);
     expect(() => policyFrom({ rules: [{ tool: 'x', action: 'allow', when: { argument: 'path' } }] })).toThrow(
       /rule 1: "when" needs a "glob" or a "regex"/,
     );
@@ -112,7 +117,12 @@ describe('approval policy', () => {
   it('refuses a bad regex, and the error stops start-up like a bad setting', () => {
     let error: unknown;
     try {
-      policyFrom({ rules: [{ tool: 'x', action: 'require' }, { tool: 'execute_command', when: { argument: 'command', regex: '(unclosed' }, action: 'allow' }] });
+      policyFrom({
+        rules: [
+          { tool: 'x', action: 'require' },
+          { tool: 'execute_command', when: { argument: 'command', regex: '(unclosed' }, action: 'allow' },
+        ],
+      });
     } catch (thrown) {
       error = thrown;
     }

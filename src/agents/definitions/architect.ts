@@ -4,7 +4,8 @@ import { WORKSPACE_GUIDANCE } from './workspace-guidance.js';
 export const architectAgent: AgentDefinition = {
   type: 'architect',
   name: 'Architect',
-  description: 'Designs and plans: architecture, module boundaries, data models, APIs and step-by-step implementation plans, written as Markdown documents. Does not change code.',
+  description:
+    'Designs and plans: architecture, module boundaries, data models, APIs and step-by-step implementation plans, written as Markdown documents. Does not change code.',
   role: 'specialist',
   tools: ['read_file', 'list_files', 'search_in_code', 'write_file', 'switch_mode', 'attempt_completion', 'ask_followup_question'],
   restrictions: { write_file: { pathGlobs: ['**/*.md'] } },

@@ -4,7 +4,8 @@ import { WORKSPACE_GUIDANCE } from './workspace-guidance.js';
 export const askAgent: AgentDefinition = {
   type: 'ask',
   name: 'Ask',
-  description: 'Answers questions and explains: how code in the workspace works, concepts, libraries and trade-offs. Read-only; changes nothing.',
+  description:
+    'Answers questions and explains: how code in the workspace works, concepts, libraries and trade-offs. Read-only; changes nothing.',
   role: 'specialist',
   tools: ['read_file', 'list_files', 'search_in_code', 'switch_mode', 'attempt_completion', 'ask_followup_question'],
   restrictions: {},

@@ -5,7 +5,8 @@ import { WORKSPACE_GUIDANCE } from './workspace-guidance.js';
 export const coderAgent: AgentDefinition = {
   type: 'coder',
   name: 'Coder',
-  description: 'Implements changes in the workspace: writes and edits code, adds features, fixes known problems, refactors, and runs builds and tests.',
+  description:
+    'Implements changes in the workspace: writes and edits code, adds features, fixes known problems, refactors, and runs builds and tests.',
   role: 'specialist',
   // Every workspace tool.
   tools: [...CLIENT_TOOL_NAMES, 'switch_mode', 'attempt_completion', 'ask_followup_question'],

@@ -4,7 +4,8 @@ import { WORKSPACE_GUIDANCE } from './workspace-guidance.js';
 export const debugAgent: AgentDefinition = {
   type: 'debug',
   name: 'Debugger',
-  description: 'Investigates bugs, errors, stack traces and failing tests: reads code, runs commands to reproduce, and reports the root cause and a fix. Does not change files.',
+  description:
+    'Investigates bugs, errors, stack traces and failing tests: reads code, runs commands to reproduce, and reports the root cause and a fix. Does not change files.',
   role: 'specialist',
   tools: ['read_file', 'list_files', 'search_in_code', 'execute_command', 'switch_mode', 'attempt_completion', 'ask_followup_question'],
   restrictions: {},

@@ -3,7 +3,8 @@ import type { AgentDefinition } from '../agent-definition.js';
 export const orchestratorAgent: AgentDefinition = {
   type: 'orchestrator',
   name: 'Orchestrator',
-  description: 'Reads each new request, decides which specialist should handle it and hands the conversation over. It does not do the work itself.',
+  description:
+    'Reads each new request, decides which specialist should handle it and hands the conversation over. It does not do the work itself.',
   role: 'router',
   tools: ['switch_mode', 'ask_followup_question'],
   restrictions: {},

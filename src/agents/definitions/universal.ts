@@ -6,7 +6,8 @@ import { WORKSPACE_GUIDANCE } from './workspace-guidance.js';
 export const universalAgent: AgentDefinition = {
   type: 'universal',
   name: 'Assistant',
-  description: 'A single all-round software assistant: answers questions, designs, investigates failures and implements changes, with every workspace tool.',
+  description:
+    'A single all-round software assistant: answers questions, designs, investigates failures and implements changes, with every workspace tool.',
   role: 'generalist',
   // Every workspace tool.
   tools: [...CLIENT_TOOL_NAMES, 'attempt_completion', 'ask_followup_question'],
