@@ -24,15 +24,18 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response, 
     let turnId = '';
     let finished = false;
 
+    // Node 22 drops what was written while corked if end() comes in the same tick: uncork first.
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      res.uncork();
+    };
     const write = (chunk: string) => {
       if (res.writableEnded || res.destroyed) return;
       if (!corked) {
         corked = true;
         res.cork();
-        process.nextTick(() => {
-          corked = false;
-          res.uncork();
-        });
+        process.nextTick(uncork);
       }
       res.write(chunk);
     };
@@ -48,6 +51,7 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response, 
     const end = () => {
       finished = true;
       clearInterval(ping);
+      uncork();
       res.end();
       subscriber.next(null);
       subscriber.complete();
@@ -71,7 +75,10 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response, 
     return () => {
       clearInterval(ping);
       subscription.unsubscribe();
-      if (!finished && !res.writableEnded) res.end();
+      if (!finished && !res.writableEnded) {
+        uncork();
+        res.end();
+      }
     };
   });
 }
