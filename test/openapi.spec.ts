@@ -34,7 +34,11 @@ function typeErrors(source: string): string[] {
   const getSourceFile = host.getSourceFile.bind(host);
   host.getSourceFile = (name, version) => (name === file ? ts.createSourceFile(name, source, version) : getSourceFile(name, version));
   const program = ts.createProgram([file], options, host);
-  return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  // Each error with the line it is on, so that a failure names what does not type-check.
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const line = d.file && d.start !== undefined ? d.file.text.split('\n')[d.file.getLineAndCharacterOfPosition(d.start).line].trim() : '';
+    return `${ts.flattenDiagnosticMessageText(d.messageText, '\n')} at: ${line}`;
+  });
 }
 
 /** Uses the generated types as a client would: every event by name, its data narrowed on `event`. */

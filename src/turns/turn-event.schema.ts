@@ -21,7 +21,7 @@ const DONE_STATUSES = Object.keys({
 } satisfies Record<DoneStatus, true>);
 
 class SseFields {
-  @ApiProperty({ description: 'The SSE `id:` field: increasing, so `Last-Event-ID` names one place in the stream', example: '1' })
+  @ApiProperty({ description: 'The SSE `id:` field, increasing along the stream', example: '1' })
   id: string;
 }
 
