@@ -1,7 +1,8 @@
 import { BadRequestException, Body, Controller, Get, Param, Put } from '@nestjs/common';
-import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { Owner } from '../auth/owner.decorator.js';
+import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
 import { SessionIdPipe } from '../sessions/sessions.controller.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { AgentCatalog } from './agent-catalog.js';
@@ -33,8 +34,11 @@ export class SessionAgentView {
   @ApiProperty({ type: [AgentSwitchView] }) history: AgentSwitchView[];
 }
 
+const NOT_FOUND = 'No such session for this owner, or deleted';
+
 /** A session's current agent, its switch history, and switching by hand. */
 @ApiTags('agents')
+@ApiParam({ name: 'id', format: 'uuid', description: 'The session' })
 @Controller('v1/sessions/:id/agent')
 export class SessionAgentController {
   constructor(
@@ -44,8 +48,9 @@ export class SessionAgentController {
   ) {}
 
   @Get()
+  @ApiOperation({ summary: "The session's current agent and its switch history" })
   @ApiOkResponse({ type: SessionAgentView })
-  @ApiNotFoundResponse()
+  @ApiErrorResponses({ 400: '`id` is not a UUID', 404: NOT_FOUND, 503: DATABASE_UNAVAILABLE })
   async get(@Owner() owner: string, @Param('id', SessionIdPipe) id: string): Promise<SessionAgentView> {
     const session = await this.sessions.get(owner, id);
     const history = await this.switches.history(id);
@@ -53,9 +58,14 @@ export class SessionAgentController {
   }
 
   @Put()
+  @ApiOperation({ summary: 'Switch the session to another agent by hand' })
   @ApiOkResponse({ type: SessionAgentView })
-  @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'A turn is running' })
+  @ApiErrorResponses({
+    400: '`id` is not a UUID, a bad body, or an unknown agent (`unknown_agent`)',
+    404: NOT_FOUND,
+    409: 'A turn is running (`session_busy`)',
+    503: DATABASE_UNAVAILABLE,
+  })
   async switch(@Owner() owner: string, @Param('id', SessionIdPipe) id: string, @Body() body: SwitchAgentDto): Promise<SessionAgentView> {
     if (!this.catalog.has(body.agentType)) {
       const known = this.catalog
