@@ -35,6 +35,8 @@ export function buildContext(systemPrompt: string, history: HistoryEntry[], budg
   // Groups: an assistant answer with the tool messages that follow it, or a lone message.
   const groups: ChatMessage[][] = [];
   for (const m of history) {
+    // An empty answer (stored by earlier versions) is no message: providers refuse one.
+    if (m.role === 'assistant' && !m.content && !m.toolCalls?.length) continue;
     const chat = toChatMessage(m);
     if (chat.role === 'tool' && groups.length > 0) groups[groups.length - 1].push(chat);
     else groups.push([chat]);

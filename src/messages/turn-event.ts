@@ -13,6 +13,7 @@ export type TurnEvent =
   | { type: 'turn'; data: { turnId: string; sessionId: string; agent: string } }
   | { type: 'agent_switched'; data: { from: string; to: string; reason: string } }
   | { type: 'token'; data: { delta: string } }
+  | { type: 'reasoning'; data: { delta: string } }
   | { type: 'message'; data: { message: MessageView } }
   | { type: 'tool_call'; data: { toolCallId: string; name: string; arguments: Record<string, unknown> } }
   | {

@@ -59,6 +59,8 @@ interface Turn {
   history?: HistoryEntry[];
   /** Text streamed by the current LLM step and not yet stored. */
   partial: string;
+  /** The current LLM step's reasoning: stored with its answer, never as its text, and never sent back to the LLM. */
+  reasoning: string;
   startedAt: number;
 }
 
@@ -66,6 +68,11 @@ interface Turn {
 type Kickoff = (turn: Turn) => Promise<DoneStatus | 'continue'>;
 
 const NOT_RUN_AFTER_NEW_MESSAGE = 'Not run: the user sent a new message before this tool call was answered.';
+
+/** A step's reasoning as its answer's metadata. */
+function reasoningMetadata(turn: Turn): Record<string, unknown> | null {
+  return turn.reasoning ? { reasoning: turn.reasoning } : null;
+}
 
 function conflict(code: string, message: string): ConflictException {
   return new ConflictException({ statusCode: 409, code, message });
@@ -321,6 +328,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
       steps: 0,
       switches: 0,
       partial: '',
+      reasoning: '',
       startedAt: performance.now(),
     };
   }
@@ -396,7 +404,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
       error = clientGone ? 'the client went away' : stopReason;
     } else if (failure instanceof LlmError) {
       status = 'failed';
-      error = failure.message;
+      error = failure.recorded;
       notice = { type: 'error', data: { code: failure.code, message: failure.message } };
     } else {
       status = 'failed';
@@ -414,7 +422,14 @@ export class TurnRunner implements BeforeApplicationShutdown {
       try {
         const [saved] = await turn.uow.transaction('save_interrupted_message', (m) =>
           this.messages.append(m, turn.sessionId, [
-            { role: 'assistant', content: text, status: 'interrupted', agent: turn.agent, turnId: turn.id },
+            {
+              role: 'assistant',
+              content: text,
+              status: 'interrupted',
+              metadata: reasoningMetadata(turn),
+              agent: turn.agent,
+              turnId: turn.id,
+            },
           ]),
         );
         turn.emit({ type: 'message', data: { message: toMessageView(saved) } });
@@ -536,10 +551,14 @@ export class TurnRunner implements BeforeApplicationShutdown {
       const context = buildContext(agent.systemPrompt, history, this.settings.HISTORY_TOKEN_BUDGET);
       let calls: LlmToolCall[] = [];
       turn.partial = '';
+      turn.reasoning = '';
       await this.llm.stream({ messages: context, tools: this.agents.toolSpecsFor(agent.type), signal: turn.signal }, (event) => {
         if (event.type === 'text') {
           turn.partial += event.delta;
           turn.emit({ type: 'token', data: { delta: event.delta } });
+        } else if (event.type === 'reasoning') {
+          turn.reasoning += event.delta;
+          turn.emit({ type: 'reasoning', data: { delta: event.delta } });
         } else if (event.type === 'tool_calls') {
           calls = event.calls;
         } else {
@@ -547,6 +566,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
         }
       });
       const text = turn.partial;
+      const metadata = reasoningMetadata(turn);
       let toolCalls: StoredToolCall[] = [];
       const save = async (m: EntityManager) => {
         toolCalls = await this.messages.uniqueToolCalls(m, turn.sessionId, calls);
@@ -555,6 +575,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
             role: 'assistant',
             content: text || (toolCalls.length ? null : ''),
             toolCalls: toolCalls.length ? toolCalls : null,
+            metadata,
             agent: agent.type,
             turnId: turn.id,
           },
