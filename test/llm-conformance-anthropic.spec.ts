@@ -69,23 +69,28 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
     });
   });
 
-  it('tool use: input_json_delta pieces, stop_reason tool_use; the result goes back as a tool_result block', async () => {
+  it('tool use after thinking: input_json_delta pieces, stop_reason tool_use; the result goes back as tool_result, after the signed thinking', async () => {
     const frames = [
       start(),
-      block(0, { type: 'text', text: '' }),
-      text(0, 'Reading it. '),
+      block(0, { type: 'thinking', thinking: '', signature: '' }),
+      delta(0, { type: 'thinking_delta', thinking: 'I need the file.' }),
+      delta(0, { type: 'signature_delta', signature: 'sig-1' }),
       stop(0),
-      block(1, { type: 'tool_use', id: 'toolu_01', name: 'read_file', input: {} }),
-      json(1, '{"path": '),
-      json(1, '"README.md"}'),
+      block(1, { type: 'text', text: '' }),
+      text(1, 'Reading it. '),
       stop(1),
+      block(2, { type: 'tool_use', id: 'toolu_01', name: 'read_file', input: {} }),
+      json(2, '{"path": '),
+      json(2, '"README.md"}'),
+      stop(2),
       ...end('tool_use'),
     ];
     const result = await c.check([{ frames }], {
       status: 'awaiting_tool_result',
       text: 'Reading it. ',
+      reasoning: 'I need the file.',
       toolCalls: [{ toolCallId: 'toolu_01', name: 'read_file', arguments: { path: 'README.md' } }],
-      rows: [{ role: 'assistant', content: 'Reading it. ', toolNames: ['read_file'] }],
+      rows: [{ role: 'assistant', content: 'Reading it. ', toolNames: ['read_file'], reasoning: 'I need the file.' }],
     });
     c.stub.play(anthropic.text('It says hello.'));
     const next = await postStream(`${c.t.baseUrl}/v1/sessions/${result.sessionId}/tool-results`, {
@@ -97,6 +102,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
       {
         role: 'assistant',
         content: [
+          { type: 'thinking', thinking: 'I need the file.', signature: 'sig-1' },
           { type: 'text', text: 'Reading it. ' },
           { type: 'tool_use', id: 'toolu_01', name: 'read_file', input: { path: 'README.md' } },
         ],

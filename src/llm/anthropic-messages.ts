@@ -38,7 +38,10 @@ export function toAnthropicMessages(messages: ChatMessage[]): { system: string; 
       add('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id, content: text }]);
     } else if (m.role === 'assistant') {
       const calls = (m.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [c] : []));
+      // Signed thinking goes back first, as it came: the API wants it before the tool use it led to.
+      const thinking = Array.isArray(m.providerState?.thinking) ? (m.providerState.thinking as ContentBlockParam[]) : [];
       add('assistant', [
+        ...thinking,
         ...(text ? [{ type: 'text' as const, text }] : []),
         ...calls.map((c) => ({ type: 'tool_use' as const, id: c.id, name: c.function.name, input: parsedArguments(c.function.arguments) })),
       ]);

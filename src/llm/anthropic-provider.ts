@@ -2,21 +2,12 @@ import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, API
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages/messages';
 import { Logger } from '@nestjs/common';
 import { Settings } from '../config/settings.js';
-import { AnswerTally, FinishReason } from './answer-tally.js';
+import { AnswerTally } from './answer-tally.js';
+import { AnthropicEvents } from './anthropic-events.js';
 import { toAnthropicMessages, toAnthropicTools } from './anthropic-messages.js';
 import { LlmError, LlmTimeoutError, providerError } from './llm-errors.js';
-import { LlmEvent, LlmProvider, LlmRequest, LlmToolCall } from './llm-provider.js';
+import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
 import { watched, watchedFetch } from './watched-fetch.js';
-
-const FINISH: Record<string, FinishReason> = {
-  end_turn: 'stop',
-  stop_sequence: 'stop',
-  pause_turn: 'stop',
-  tool_use: 'tool_calls',
-  max_tokens: 'length',
-  model_context_window_exceeded: 'length',
-  refusal: 'content_filter',
-};
 
 /** Anthropic's Messages API through the official SDK: text, tool use, extended thinking as reasoning, usage. */
 export class AnthropicProvider extends LlmProvider {
@@ -42,6 +33,7 @@ export class AnthropicProvider extends LlmProvider {
 
   async stream(request: LlmRequest, onEvent: (event: LlmEvent) => void): Promise<void> {
     const answer = new AnswerTally(onEvent);
+    const events = new AnthropicEvents(answer);
     const { system, messages } = toAnthropicMessages(request.messages);
     const budget = this.settings.LLM_THINKING_BUDGET;
     try {
@@ -58,13 +50,14 @@ export class AnthropicProvider extends LlmProvider {
           },
           { signal: request.signal },
         );
-        const blocks = new Map<number, { call: LlmToolCall; json: string }>();
-        for await (const event of stream as AsyncIterable<RawMessageStreamEvent>) read(event, answer, blocks);
+        for await (const event of stream as AsyncIterable<RawMessageStreamEvent>) events.add(event);
       });
     } catch (error) {
       throw this.failure(error);
     }
     if (request.signal.aborted) return;
+    const state = events.state;
+    if (state) onEvent({ type: 'provider_state', state });
     answer.end();
   }
 
@@ -90,50 +83,4 @@ export class AnthropicProvider extends LlmProvider {
     });
     return failure;
   }
-}
-
-/** One event of the Messages stream into the answer; tool-use input arrives as JSON pieces per content block. */
-function read(event: RawMessageStreamEvent, answer: AnswerTally, blocks: Map<number, { call: LlmToolCall; json: string }>): void {
-  switch (event.type) {
-    case 'message_start':
-      answer.usage(inputOf(event.message.usage), event.message.usage.output_tokens);
-      break;
-    case 'content_block_start':
-      if (event.content_block.type === 'tool_use') {
-        const call = answer.newCall(event.content_block.id, event.content_block.name);
-        const input = event.content_block.input;
-        blocks.set(event.index, { call, json: input && Object.keys(input).length ? JSON.stringify(input) : '' });
-      }
-      break;
-    case 'content_block_delta':
-      if (event.delta.type === 'text_delta') answer.text(event.delta.text);
-      else if (event.delta.type === 'thinking_delta') answer.reasoning(event.delta.thinking);
-      else if (event.delta.type === 'input_json_delta') {
-        const block = blocks.get(event.index);
-        if (block) block.json += event.delta.partial_json;
-      }
-      break;
-    case 'content_block_stop': {
-      const block = blocks.get(event.index);
-      if (block) block.call.arguments = block.json || '{}';
-      break;
-    }
-    case 'message_delta':
-      answer.usage(inputOf(event.usage), event.usage.output_tokens);
-      if (event.delta.stop_reason) answer.finish = FINISH[event.delta.stop_reason] ?? 'stop';
-      break;
-    case 'message_stop':
-      answer.complete = true;
-      break;
-  }
-}
-
-/** Anthropic counts cached input apart; the runtime's input is all of it. */
-function inputOf(usage: {
-  input_tokens?: number | null;
-  cache_creation_input_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-}) {
-  if (typeof usage.input_tokens !== 'number') return undefined;
-  return usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
 }

@@ -1,7 +1,10 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 
-/** A message of the context, in OpenAI's shape (every provider translates from it). */
-export type ChatMessage = ChatCompletionMessageParam;
+/** What a provider wants back with one of its answers in later requests (Anthropic's signed thinking blocks); opaque to the runtime. */
+export type ProviderState = Record<string, unknown>;
+
+/** A message of the context, in OpenAI's shape (every provider translates from it), with the state its provider left on it. */
+export type ChatMessage = ChatCompletionMessageParam & { providerState?: ProviderState };
 /** A function tool as OpenAI's API takes it. */
 export interface ToolSpec {
   type: 'function';
@@ -38,7 +41,9 @@ export type LlmEvent =
   | { type: 'reasoning'; delta: string }
   | { type: 'tool_calls'; calls: LlmToolCall[] }
   /** Once per answer, the provider's final figures (a field it never sent counts 0). */
-  | { type: 'usage'; inputTokens: number; outputTokens: number };
+  | { type: 'usage'; inputTokens: number; outputTokens: number }
+  /** To be stored with the answer and handed back with it (`ChatMessage.providerState`). */
+  | { type: 'provider_state'; state: ProviderState };
 
 /** A chat model that streams: OpenAI-compatible or Anthropic over HTTP, or the offline scripted one. */
 export abstract class LlmProvider {

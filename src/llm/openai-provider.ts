@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import type { ChatCompletionChunk, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { Settings } from '../config/settings.js';
 import { AnswerTally } from './answer-tally.js';
 import { LlmError, LlmTimeoutError, providerError } from './llm-errors.js';
-import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
+import { ChatMessage, LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
 import { OpenAiChunks } from './openai-chunks.js';
 import { adaptOpenAiResponse, DoneMarker } from './openai-wire.js';
 import { watched, watchedFetch } from './watched-fetch.js';
@@ -42,7 +42,7 @@ export class OpenAiProvider extends LlmProvider {
         const stream = await this.client.chat.completions.create(
           {
             model: this.model,
-            messages: request.messages,
+            messages: request.messages.map(toOpenAiMessage),
             ...(request.tools?.length ? { tools: request.tools as ChatCompletionTool[] } : {}),
             stream: true,
             ...(this.settings.LLM_STREAM_USAGE ? { stream_options: { include_usage: true } } : {}),
@@ -89,4 +89,12 @@ export class OpenAiProvider extends LlmProvider {
 
 function asText(value: unknown): string | undefined {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
+}
+
+/** Another provider's state stays home: OpenAI-compatible servers refuse fields they do not know. */
+function toOpenAiMessage(message: ChatMessage): ChatCompletionMessageParam {
+  if (!message.providerState) return message;
+  const copy = { ...message };
+  delete copy.providerState;
+  return copy;
 }

@@ -1,8 +1,11 @@
-import type { ChatMessage } from '../llm/llm-provider.js';
+import type { ChatMessage, ProviderState } from '../llm/llm-provider.js';
 import type { MessageEntity } from './message.entity.js';
 
 /** What the LLM's context is built from. */
-export type HistoryEntry = Pick<MessageEntity, 'role' | 'content' | 'toolCalls' | 'toolCallId'>;
+export type HistoryEntry = Pick<MessageEntity, 'role' | 'content' | 'toolCalls' | 'toolCallId'> & {
+  /** What the answer's provider wants back with it (never its reasoning text). */
+  providerState?: ProviderState | null;
+};
 
 /** A rough token count (≈ 4 characters a token): good enough to keep a context under budget. */
 export function estimateTokens(message: ChatMessage): number {
@@ -13,10 +16,12 @@ export function estimateTokens(message: ChatMessage): number {
 
 function toChatMessage(m: HistoryEntry): ChatMessage {
   switch (m.role) {
-    case 'assistant':
+    case 'assistant': {
+      const state = m.providerState ? { providerState: m.providerState } : {};
       return m.toolCalls?.length
-        ? { role: 'assistant', content: m.content ?? null, tool_calls: m.toolCalls }
-        : { role: 'assistant', content: m.content ?? '' };
+        ? { role: 'assistant', content: m.content ?? null, tool_calls: m.toolCalls, ...state }
+        : { role: 'assistant', content: m.content ?? '', ...state };
+    }
     case 'tool':
       return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content ?? '' };
     case 'system':

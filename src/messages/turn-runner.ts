@@ -26,7 +26,7 @@ import { approvalExpired, ApprovalsService, Decision, toApprovalView } from '../
 import { Settings } from '../config/settings.js';
 import { LlmClient } from '../llm/llm-client.js';
 import { LlmError } from '../llm/llm-errors.js';
-import type { LlmToolCall } from '../llm/llm-provider.js';
+import type { LlmToolCall, ProviderState } from '../llm/llm-provider.js';
 import { ShutdownState } from '../observability/shutdown-state.js';
 import { SessionLease } from '../sessions/session-lease.js';
 import { sessionBusy, SessionsService, titleFrom } from '../sessions/sessions.service.js';
@@ -69,9 +69,10 @@ type Kickoff = (turn: Turn) => Promise<DoneStatus | 'continue'>;
 
 const NOT_RUN_AFTER_NEW_MESSAGE = 'Not run: the user sent a new message before this tool call was answered.';
 
-/** A step's reasoning as its answer's metadata. */
-function reasoningMetadata(turn: Turn): Record<string, unknown> | null {
-  return turn.reasoning ? { reasoning: turn.reasoning } : null;
+/** What an answer keeps besides its text: the step's reasoning, and what its provider wants back with it. */
+function answerMetadata(turn: Turn, providerState?: ProviderState): Record<string, unknown> | null {
+  if (!turn.reasoning && !providerState) return null;
+  return { ...(turn.reasoning ? { reasoning: turn.reasoning } : {}), ...(providerState ? { providerState } : {}) };
 }
 
 function conflict(code: string, message: string): ConflictException {
@@ -426,7 +427,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
               role: 'assistant',
               content: text,
               status: 'interrupted',
-              metadata: reasoningMetadata(turn),
+              metadata: answerMetadata(turn),
               agent: turn.agent,
               turnId: turn.id,
             },
@@ -552,6 +553,7 @@ export class TurnRunner implements BeforeApplicationShutdown {
       let calls: LlmToolCall[] = [];
       turn.partial = '';
       turn.reasoning = '';
+      let providerState: ProviderState | undefined;
       await this.llm.stream({ messages: context, tools: this.agents.toolSpecsFor(agent.type), signal: turn.signal }, (event) => {
         if (event.type === 'text') {
           turn.partial += event.delta;
@@ -561,12 +563,14 @@ export class TurnRunner implements BeforeApplicationShutdown {
           turn.emit({ type: 'reasoning', data: { delta: event.delta } });
         } else if (event.type === 'tool_calls') {
           calls = event.calls;
+        } else if (event.type === 'provider_state') {
+          providerState = event.state;
         } else {
           this.addUsage(turn, event.inputTokens, event.outputTokens);
         }
       });
       const text = turn.partial;
-      const metadata = reasoningMetadata(turn);
+      const metadata = answerMetadata(turn, providerState);
       let toolCalls: StoredToolCall[] = [];
       const save = async (m: EntityManager) => {
         toolCalls = await this.messages.uniqueToolCalls(m, turn.sessionId, calls);
