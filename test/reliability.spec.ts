@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbeddedDatabase, findFreePort } from '../src/database/embedded-postgres.js';
-import { TurnRecovery } from '../src/messages/turn-recovery.js';
+import { TurnRecovery } from '../src/turns/turn-recovery.js';
 import { startApp, TestApp } from './support/app.js';
 import { createSession } from './support/conversation.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';

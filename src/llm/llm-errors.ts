@@ -14,20 +14,22 @@ export type LlmErrorType =
   | 'incomplete_answer'
   | 'other';
 
-/** The `code` of the stream's `error` event: what the operator or user has to fix. */
-export type LlmErrorCode =
-  | 'llm_error'
-  | 'llm_timeout'
-  | 'llm_unavailable'
-  | 'llm_rate_limited'
-  | 'llm_bad_request'
-  | 'llm_context_too_long'
-  | 'llm_tools_unsupported'
-  | 'llm_auth_failed'
-  | 'llm_model_not_found'
-  | 'llm_output_truncated'
-  | 'llm_content_filtered'
-  | 'llm_empty_answer';
+/** The `code`s of the stream's `error` event for the LLM: what the operator or user has to fix. */
+export const LLM_ERROR_CODES = [
+  'llm_error',
+  'llm_timeout',
+  'llm_unavailable',
+  'llm_rate_limited',
+  'llm_bad_request',
+  'llm_context_too_long',
+  'llm_tools_unsupported',
+  'llm_auth_failed',
+  'llm_model_not_found',
+  'llm_output_truncated',
+  'llm_content_filtered',
+  'llm_empty_answer',
+] as const;
+export type LlmErrorCode = (typeof LLM_ERROR_CODES)[number];
 
 const DEFAULT_CODE: Record<LlmErrorType, LlmErrorCode> = {
   rate_limit: 'llm_rate_limited',

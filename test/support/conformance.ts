@@ -89,7 +89,7 @@ export function conformance(provider: 'openai' | 'anthropic', env: Record<string
       } else {
         expect(errors).toEqual([]);
       }
-      const joined = (name: string) => eventsOf(result, name).map((e) => e.data.delta as string);
+      const joined = (name: 'token' | 'reasoning') => eventsOf(result, name).map((e) => e.data.delta);
       if (want.text !== undefined) expect(joined('token').join('')).toBe(want.text);
       expect(joined('reasoning').join('')).toBe(want.reasoning ?? '');
       expect(eventsOf(result, 'tool_call').map((e) => e.data)).toEqual(
