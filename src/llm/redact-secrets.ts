@@ -1,7 +1,7 @@
 const PATTERNS: Array<[RegExp, string]> = [
   // API keys as OpenAI, Anthropic, OpenRouter and most gateways shape them (sk-…, sk-ant-…, sk-or-v1-…).
-  [/\b(?:sk|pk|rk|ak)-[A-Za-z0-9_*.-]{6,}/g, '[redacted]'],
-  [/\bBearer\s+[^\s"',]+/gi, 'Bearer [redacted]'],
+  [/\b(?:sk|pk|rk|ak)-[A-Za-z0-9_*-]{6,}/g, '[redacted]'],
+  [/\bBearer\s+[^\s"',;]+/gi, 'Bearer [redacted]'],
   [/([?&](?:api[_-]?key|key|token|access_token|secret)=)[^&\s"']+/gi, '$1[redacted]'],
   [/\/\/[^/\s:@]+:[^/\s@]+@/g, '//[redacted]@'],
   // Long opaque tokens (keys, signatures) whatever their prefix.
