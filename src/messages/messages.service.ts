@@ -95,7 +95,8 @@ export class MessagesService {
   /** The whole stored history, oldest first: what the LLM's context is built from (only the columns it needs). */
   history(sessionId: string): Promise<HistoryEntry[]> {
     return this.txHost.tx.query(
-      `SELECT role, content, tool_calls AS "toolCalls", tool_call_id AS "toolCallId" FROM messages WHERE session_id = $1 ORDER BY seq`,
+      `SELECT role, content, tool_calls AS "toolCalls", tool_call_id AS "toolCallId", metadata->'providerState' AS "providerState"
+       FROM messages WHERE session_id = $1 ORDER BY seq`,
       [sessionId],
     );
   }

@@ -1,3 +1,4 @@
+import type { ProviderState } from '../llm/llm-provider.js';
 import type { HistoryEntry, MessageEntity } from '../messages/message.entity.js';
 import type { TransactionHost } from '../unit-of-work/transaction-host.js';
 import type { UnitOfWork } from '../unit-of-work/unit-of-work.js';
@@ -27,11 +28,19 @@ export interface Turn {
   history?: HistoryEntry[];
   /** Text streamed by the current LLM step and not yet stored. */
   partial: string;
+  /** The current LLM step's reasoning: stored with its answer, never as its text, and never sent back to the LLM. */
+  reasoning: string;
   startedAt: number;
 }
 
 /** What starts a turn once its lease is taken: the status to end with, or `continue` into the agent loop. */
 export type Kickoff = (turn: Turn) => Promise<DoneStatus | 'continue'>;
+
+/** What an answer keeps besides its text: the step's reasoning, and what its provider wants back with it. */
+export function answerMetadata(turn: Turn, providerState?: ProviderState): Record<string, unknown> | null {
+  if (!turn.reasoning && !providerState) return null;
+  return { ...(turn.reasoning ? { reasoning: turn.reasoning } : {}), ...(providerState ? { providerState } : {}) };
+}
 
 export function addUsage(turn: Turn, input: number, output: number): void {
   turn.usage.input += input;

@@ -164,6 +164,7 @@ export class AdmitTurn {
       steps: 0,
       switches: 0,
       partial: '',
+      reasoning: '',
       startedAt: performance.now(),
     };
   }

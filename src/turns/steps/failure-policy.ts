@@ -4,7 +4,7 @@ import { MessagesService } from '../../messages/messages.service.js';
 import { isConnectionError, StreamEndedError } from '../../unit-of-work/transaction-errors.js';
 import { events } from '../protocol/events.js';
 import { isStreamErrorCode, type DoneStatus, type TurnEvent } from '../protocol/turn-event.js';
-import { commitMessages, type StopReason, type Turn } from '../turn.js';
+import { answerMetadata, commitMessages, type StopReason, type Turn } from '../turn.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 /** How a turn that threw ends: the status and the error recorded on its row. */
@@ -44,7 +44,8 @@ export class FailurePolicy {
     }
     if (failure instanceof LlmError) {
       const code = isStreamErrorCode(failure.code) ? failure.code : 'llm_error';
-      return { outcome: { status: 'failed', error: failure.message }, notice: events.error(code, failure.message) };
+      // The row keeps the provider's own words (secrets removed); the client gets what to do.
+      return { outcome: { status: 'failed', error: failure.recorded }, notice: events.error(code, failure.message) };
     }
     this.logger.error({ msg: 'turn failed', turnId: turn.id, err: failure });
     const notice = isConnectionError(failure)
@@ -60,7 +61,7 @@ export class FailurePolicy {
     try {
       await commitMessages(this.txHost, turn, 'save_interrupted_message', () =>
         this.messages.append(turn.sessionId, [
-          { role: 'assistant', content: text, status: 'interrupted', agent: turn.agent, turnId: turn.id },
+          { role: 'assistant', content: text, status: 'interrupted', metadata: answerMetadata(turn), agent: turn.agent, turnId: turn.id },
         ]),
       );
     } catch (saveError) {
