@@ -92,6 +92,24 @@ export class SessionsService {
     return toView(row);
   }
 
+  /**
+   * The owner's session `id`, created on first use: AG-UI clients name their threads. Another
+   * owner's or a deleted session stays 404 (the INSERT does nothing when the id exists).
+   */
+  async open(owner: string, id: string, agent: string): Promise<SessionView> {
+    try {
+      return await this.get(owner, id);
+    } catch (error) {
+      if (!(error instanceof NotFoundException)) throw error;
+    }
+    await this.uow
+      .current()
+      .statement('create_session', (m) =>
+        m.query(`INSERT INTO sessions (id, owner, current_agent) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [id, owner, agent]),
+      );
+    return this.get(owner, id);
+  }
+
   async get(owner: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<SessionView> {
     const rows: SessionRow[] = await manager.query(`${SELECT_SESSION} WHERE s.id = $1 AND s.owner = $2 AND s.deleted_at IS NULL`, [
       id,
