@@ -275,6 +275,11 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
     expect(JSON.parse(args.delta)).toEqual(edited);
     const [approval] = await query(t.databaseUrl, `SELECT status, approved_arguments FROM approvals WHERE id = $1`, [interrupt.id]);
     expect(approval).toEqual({ status: 'edited', approved_arguments: edited });
+    // The client's copy of the call carries what it must run: the edited arguments.
+    const call = client.messages
+      .flatMap((m: Message) => (m.role === 'assistant' ? (m.toolCalls ?? []) : []))
+      .find((c) => c.id === 'call_write');
+    expect(JSON.parse(call!.function.arguments)).toEqual(edited);
 
     const other = await interrupted();
     next({ text: 'Understood, I will not write it.' });

@@ -70,9 +70,12 @@ export class AgUiRuns {
 
   /** What the end of a run sends: the stored history and the approvals the thread now waits for. */
   async ending(sessionId: string): Promise<RunEnding> {
-    const [stored, pending] = await Promise.all([this.storedHistory(sessionId), this.approvals.list(sessionId, 'pending')]);
-    const held = new Set(pending.items.map((a) => a.toolCallId));
-    return { snapshot: snapshotOf(stored, held), interrupts: pending.items.map(interruptOf) };
+    const [stored, approvals] = await Promise.all([this.storedHistory(sessionId), this.approvals.list(sessionId)]);
+    const pending = approvals.items.filter((a) => a.status === 'pending');
+    const edited = new Map(
+      approvals.items.flatMap((a) => (a.status === 'edited' && a.approvedArguments ? [[a.toolCallId, a.approvedArguments]] : [])),
+    );
+    return { snapshot: snapshotOf(stored, new Set(pending.map((a) => a.toolCallId)), edited), interrupts: pending.map(interruptOf) };
   }
 
   /** Checked before the first turn starts, so that a stale answer is a 4xx rather than an error halfway through the run. */
