@@ -28,6 +28,15 @@ function verified(events: BaseEvent[]): Promise<BaseEvent[]> {
   });
 }
 
+/** Polls `check` until it returns a value: for a state the service reaches after the client has gone. */
+async function waitFor<T>(check: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 interface Run {
   events: BaseEvent[];
   finished: RunFinishedEvent;
@@ -351,6 +360,35 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
     expect((events[events.length - 1] as RunFinishedEvent).outcome).toEqual({ type: 'cancelled' });
     const [turn] = await query(t.databaseUrl, `SELECT status FROM turns WHERE session_id = $1`, [client.threadId]);
     expect(turn.status).toBe('cancelled');
+  });
+
+  it('a client that aborts mid-run leaves the turn interrupted, with the text so far stored', async () => {
+    next({ text: Array.from({ length: 40 }, (_, i) => `w${i} `).join(''), delayMs: 50 });
+    const client = agent();
+    say(client, 'Talk for a while');
+    const running = client.runAgent({ tools: TOOLS }, { onTextMessageContentEvent: () => client.abortRun() });
+    await running.catch(() => undefined);
+    const turn = await waitFor(async () => {
+      const [row] = await query(t.databaseUrl, `SELECT status FROM turns WHERE session_id = $1`, [client.threadId]);
+      return row?.status !== 'running' ? row : undefined;
+    });
+    expect(turn.status).toBe('interrupted');
+    const [answer] = await query(t.databaseUrl, `SELECT status, content FROM messages WHERE session_id = $1 AND role = 'assistant'`, [
+      client.threadId,
+    ]);
+    expect(answer.status).toBe('interrupted');
+    expect(answer.content).toMatch(/^w0 /);
+  });
+
+  it('is described in the OpenAPI document', async () => {
+    const res = await fetch(`${t.baseUrl}/docs-json`, { headers: { Authorization: `Bearer ${KEYS.alice}` } });
+    const doc = (await res.json()) as { paths: Record<string, { post?: { requestBody?: unknown; tags?: string[] } }> };
+    for (const path of ['/v1/ag-ui', '/v1/ag-ui/agents/{agentType}']) {
+      expect(doc.paths[path]?.post).toMatchObject({
+        tags: ['ag-ui'],
+        requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RunAgentInputDoc' } } } },
+      });
+    }
   });
 
   it('answers length-prefixed protobuf to a client that accepts it, and the client reads it', async () => {
