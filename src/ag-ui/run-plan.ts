@@ -1,4 +1,4 @@
-import type { Message } from '@ag-ui/core';
+import type { Message, UserMessage } from '@ag-ui/core';
 import { contentHasMedia, contentToText } from '@ag-ui/core';
 import { MAX_CONTENT_LENGTH } from '../messages/message.dto.js';
 import type { MessageView } from '../messages/message.dto.js';
@@ -14,12 +14,10 @@ export interface ClientToolResult {
 /** What a run does: one new user message, or answers (tool results, then decisions) to what the thread waits for. */
 export type RunPlan = { kind: 'message'; content: string } | { kind: 'answers'; results: ClientToolResult[]; decisions: ResumeDecision[] };
 
-function textOf(message: Message, index: number): string {
-  const content = 'content' in message ? message.content : undefined;
-  if (typeof content !== 'string' && contentHasMedia(content as Parameters<typeof contentHasMedia>[0]))
-    throw invalidInput(`messages[${index}].content`, 'only text content is supported');
-  const text = contentToText(content as Parameters<typeof contentToText>[0]);
-  if (text.length > MAX_CONTENT_LENGTH) throw invalidInput(`messages[${index}].content`, `is longer than ${MAX_CONTENT_LENGTH} characters`);
+function textOf(content: UserMessage['content'], field: string): string {
+  if (contentHasMedia(content)) throw invalidInput(field, 'only text content is supported');
+  const text = contentToText(content);
+  if (text.length > MAX_CONTENT_LENGTH) throw invalidInput(field, `is longer than ${MAX_CONTENT_LENGTH} characters`);
   return text;
 }
 
@@ -40,11 +38,14 @@ export function planRun(
 ): RunPlan | undefined {
   const storedIds = new Set(stored.map((m) => m.id));
   const storedUsers = stored.filter((m) => m.role === 'user');
-  const conversation = messages.map((message, index) => ({ message, index })).filter(({ message }) => message.role !== 'activity');
+  // Only the conversation itself: activity and reasoning messages are the client's rendering of past events.
+  const conversation = messages
+    .map((message, index) => ({ message, index }))
+    .filter(({ message }) => message.role === 'user' || message.role === 'assistant' || message.role === 'tool');
   const last = conversation[conversation.length - 1];
   if (last?.message.role === 'user' && !storedIds.has(last.message.id)) {
     const ordinal = conversation.filter(({ message }) => message.role === 'user').length - 1;
-    const content = textOf(last.message, last.index);
+    const content = textOf(last.message.content, `messages[${last.index}].content`);
     const resent = ordinal < storedUsers.length && storedUsers[ordinal].content === content;
     if (!resent) {
       if (!content.trim()) throw invalidInput(`messages[${last.index}].content`, 'must not be blank');
@@ -59,7 +60,7 @@ export function planRun(
   const results: ClientToolResult[] = [];
   for (const { message, index } of conversation) {
     if (message.role !== 'tool' || !outstanding.delete(message.toolCallId)) continue;
-    const text = textOf(message, index);
+    const text = textOf(message.content, `messages[${index}].content`);
     results.push(
       message.error !== undefined
         ? { toolCallId: message.toolCallId, error: message.error, output: text || undefined }
