@@ -448,6 +448,13 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
       expect({ status: res.status, code: res.body.code }).toEqual({ status: 400, code: 'invalid_input' });
       expect(res.body.message.startsWith(`${field}`)).toBe(true);
     }
+    // Hostile shapes: never a 5xx, and the field is named.
+    const nul = await post('', { threadId, runId: 'r', messages: [{ id: 'm', role: 'user', content: 'a\u0000b' }] });
+    expect({ status: nul.status, named: nul.body.message.includes('messages.0.content') }).toEqual({ status: 400, named: true });
+    for (const body of [[], 'text', null, { threadId: 42, runId: 'r', messages: [] }]) {
+      const odd = await post('', body);
+      expect(odd.status).toBe(400);
+    }
     const res = await post('/agents/wizard', { threadId, runId: 'r', messages: [{ id: 'm', role: 'user', content: 'x' }] });
     expect({ status: res.status, code: res.body.code }).toEqual({ status: 400, code: 'unknown_agent' });
     const nothing = await post('', { threadId, runId: 'r', messages: [] });

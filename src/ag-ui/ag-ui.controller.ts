@@ -22,7 +22,7 @@ import { parseRunInput } from './run-input.js';
 
 const STREAM_DOC =
   'AG-UI 1.0 events, as `text/event-stream` or, with `Accept: application/vnd.ag-ui.event+proto`, length-prefixed protobuf: ' +
-  'RUN_STARTED; STEP_STARTED/STEP_FINISHED per agent at work (a CUSTOM `agent_switched` between two); TEXT_MESSAGE_*; ' +
+  'RUN_STARTED; STEP_STARTED/STEP_FINISHED for each agent that works, with a CUSTOM `agent_switched` between two; TEXT_MESSAGE_*; ' +
   'TOOL_CALL_START/ARGS/END for calls the client must run (the run then finishes with `pendingToolCallIds`); MESSAGES_SNAPSHOT ' +
   '(the stored history, with the runtime’s ids); RUN_FINISHED with usage, and with an `interrupt` outcome while calls wait for ' +
   'approval — or RUN_ERROR with the runtime’s error code. Refused before the stream with JSON: 400 bad input (the message names ' +
