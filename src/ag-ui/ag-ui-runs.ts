@@ -4,8 +4,7 @@ import { AgentCatalog } from '../agents/agent-catalog.js';
 import { approvalExpired, ApprovalsService } from '../approvals/approvals.service.js';
 import type { MessageView } from '../messages/message.dto.js';
 import { MessagesService } from '../messages/messages.service.js';
-import type { TurnEvent } from '../messages/turn-event.js';
-import { TurnRunner } from '../messages/turn-runner.js';
+import { TurnRunner } from '../turns/turn-runner.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { RunEnding } from './event-translation.js';
 import { interruptOf } from './interrupts.js';
@@ -13,7 +12,7 @@ import { snapshotOf } from './messages-snapshot.js';
 import type { ResumeDecision, RunInput } from './run-input.js';
 import { planRun } from './run-plan.js';
 import { sessionIdOf } from './thread-id.js';
-import { inSequence } from './turn-sequence.js';
+import { inSequence, type RunEvent } from './turn-sequence.js';
 
 const PAGE = 500;
 
@@ -34,7 +33,7 @@ export class AgUiRuns {
   ) {}
 
   /** Starts the run's first turn — a refusal is an HTTP error before any byte is sent — and returns the run's events. */
-  async start(owner: string, input: RunInput, agentType?: string): Promise<{ sessionId: string; events$: Observable<TurnEvent> }> {
+  async start(owner: string, input: RunInput, agentType?: string): Promise<{ sessionId: string; events$: Observable<RunEvent> }> {
     if (agentType && !this.agents.has(agentType)) {
       const known = this.agents
         .list()

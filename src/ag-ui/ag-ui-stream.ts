@@ -2,15 +2,11 @@ import type { BaseEvent } from '@ag-ui/core';
 import { EventEncoder } from '@ag-ui/encoder';
 import type { Response } from 'express';
 import { concatMap, from, Observable } from 'rxjs';
-import type { TurnEvent } from '../messages/turn-event.js';
+import type { RunEvent } from './turn-sequence.js';
 import type { EventTranslation, RunEnding } from './event-translation.js';
 
 /** Turn events → AG-UI events; the last `done` waits for what the run's end reports from the database. */
-function translated(
-  events$: Observable<TurnEvent>,
-  translation: EventTranslation,
-  ending: () => Promise<RunEnding>,
-): Observable<BaseEvent> {
+function translated(events$: Observable<RunEvent>, translation: EventTranslation, ending: () => Promise<RunEnding>): Observable<BaseEvent> {
   return events$.pipe(
     concatMap(async (event) => {
       if (event.type !== 'done' || !translation.open) return translation.next(event);
@@ -32,7 +28,7 @@ function translated(
  * stream, and unsubscribing (the client left) stops the turn.
  */
 export function writeAgUiStream(
-  events$: Observable<TurnEvent>,
+  events$: Observable<RunEvent>,
   translation: EventTranslation,
   ending: () => Promise<RunEnding>,
   res: Response,

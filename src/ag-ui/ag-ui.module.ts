@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module.js';
 import { ApprovalsModule } from '../approvals/approvals.module.js';
+import { TurnsModule } from '../turns/turns.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { AgUiController } from './ag-ui.controller.js';
@@ -8,7 +9,7 @@ import { AgUiRuns } from './ag-ui-runs.js';
 
 /** The AG-UI protocol endpoint (`POST /v1/ag-ui`, `POST /v1/ag-ui/agents/:agentType`) over the same turns. */
 @Module({
-  imports: [SessionsModule, MessagesModule, ApprovalsModule, AgentsModule],
+  imports: [SessionsModule, MessagesModule, TurnsModule, ApprovalsModule, AgentsModule],
   controllers: [AgUiController],
   providers: [AgUiRuns],
 })

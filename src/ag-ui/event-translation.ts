@@ -1,6 +1,7 @@
 import { BaseEvent, EventType, Interrupt, Message, RunFinishedOutcome, TokenUsage } from '@ag-ui/core';
 import { randomUUID } from 'node:crypto';
-import type { DoneStatus, TurnEvent, Usage } from '../messages/turn-event.js';
+import type { DoneStatus, Usage } from '../turns/protocol/turn-event.js';
+import type { RunEvent } from './turn-sequence.js';
 
 /** What the end of a run needs from the database: the stored history and the pending approvals. */
 export interface RunEnding {
@@ -17,7 +18,7 @@ function usageOf(usage?: Usage): { usage?: TokenUsage[] } {
 /**
  * Translates one run's turn events into AG-UI events, keeping the protocol's order: RUN_STARTED
  * first; the agent at work as a step (a switch closes one step and opens the next, with a CUSTOM
- * `agent_switched` event carrying the reason); streamed text as TEXT_MESSAGE_*; client tool calls as
+ * `agent_switched` event carrying the reason); thinking as REASONING_*; streamed text as TEXT_MESSAGE_*; client tool calls as
  * TOOL_CALL_START/ARGS/END; then the stored history as MESSAGES_SNAPSHOT and RUN_FINISHED — or
  * RUN_ERROR, after which nothing more is sent.
  */
@@ -26,6 +27,7 @@ export class EventTranslation {
   private ended = false;
   private step?: string;
   private textId?: string;
+  private reasoningId?: string;
   /** The message the next tool calls belong to: the streamed text of the same answer, or the stored answer. */
   private answerId?: string;
   private readonly toolCalls: string[] = [];
@@ -37,7 +39,7 @@ export class EventTranslation {
     return !this.ended;
   }
 
-  next(event: TurnEvent): BaseEvent[] {
+  next(event: RunEvent): BaseEvent[] {
     if (this.ended) return [];
     const out: BaseEvent[] = [];
     switch (event.type) {
@@ -56,7 +58,19 @@ export class EventTranslation {
       case 'agent_switched':
         out.push(...this.closeText(), ...this.switchStep(event.data.to, event.data));
         break;
+      case 'reasoning':
+        if (!this.reasoningId) {
+          this.reasoningId = randomUUID();
+          out.push(
+            { type: EventType.REASONING_START, messageId: this.reasoningId } as BaseEvent,
+            { type: EventType.REASONING_MESSAGE_START, messageId: this.reasoningId, role: 'reasoning' } as BaseEvent,
+          );
+        }
+        if (event.data.delta)
+          out.push({ type: EventType.REASONING_MESSAGE_CONTENT, messageId: this.reasoningId, delta: event.data.delta } as BaseEvent);
+        break;
       case 'token':
+        out.push(...this.closeReasoning());
         if (!this.textId) {
           this.textId = randomUUID();
           out.push({ type: EventType.TEXT_MESSAGE_START, messageId: this.textId, role: 'assistant' } as BaseEvent);
@@ -67,6 +81,7 @@ export class EventTranslation {
       case 'message': {
         const message = event.data.message;
         if (message.role !== 'assistant') break;
+        out.push(...this.closeReasoning());
         this.answerId = this.textId ?? message.id;
         if (this.textId) out.push(...this.closeText());
         else if (message.content) {
@@ -99,6 +114,7 @@ export class EventTranslation {
         // Told once, at the end, as the interrupts of RUN_FINISHED.
         break;
       case 'error':
+      case 'refused':
         out.push(...this.fail(event.data.code, event.data.message));
         break;
       case 'done':
@@ -135,11 +151,20 @@ export class EventTranslation {
     return [...this.closeText(), { type: EventType.RUN_ERROR, code, message } as BaseEvent];
   }
 
+  /** Ends open text, and open reasoning with it: anything that ends an answer ends the thinking before it. */
   private closeText(): BaseEvent[] {
-    if (!this.textId) return [];
-    const messageId = this.textId;
+    const out = this.closeReasoning();
+    if (!this.textId) return out;
+    out.push({ type: EventType.TEXT_MESSAGE_END, messageId: this.textId } as BaseEvent);
     this.textId = undefined;
-    return [{ type: EventType.TEXT_MESSAGE_END, messageId } as BaseEvent];
+    return out;
+  }
+
+  private closeReasoning(): BaseEvent[] {
+    if (!this.reasoningId) return [];
+    const messageId = this.reasoningId;
+    this.reasoningId = undefined;
+    return [{ type: EventType.REASONING_MESSAGE_END, messageId } as BaseEvent, { type: EventType.REASONING_END, messageId } as BaseEvent];
   }
 
   private closeStep(): BaseEvent[] {
