@@ -209,15 +209,16 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
     const LIST = { id: 'call_list', name: 'list_files', arguments: { path: '.' } };
     next({ toolCalls: [READ, LIST] }, { text: 'Both seen.' });
     const client = agent();
+    const tools = [...TOOLS, { name: 'list_files', description: 'List files', parameters: { type: 'object' } }];
     say(client, 'Look around');
-    const first = await run(client);
+    const first = await run(client, { tools });
     expect(first.finished.outcome).toEqual({ type: 'success', pendingToolCallIds: ['call_read', 'call_list'] });
     const asked = stub.agentRequests.length;
     client.addMessages([
       { id: randomUUID(), role: 'tool', toolCallId: 'call_read', content: '# Hello' },
       { id: randomUUID(), role: 'tool', toolCallId: 'call_list', content: 'README.md' },
     ]);
-    const second = await run(client);
+    const second = await run(client, { tools });
     expect(ofType(second.events, EventType.RUN_STARTED)).toHaveLength(1);
     expect(second.finished.outcome).toEqual({ type: 'success' });
     expect(stub.agentRequests.length).toBe(asked + 1);
@@ -234,6 +235,21 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
       { kind: 'tool_result', status: 'awaiting_tool_result' },
       { kind: 'tool_result', status: 'completed' },
     ]);
+  });
+
+  it('refuses a call to an agent tool the client did not declare: the LLM hears why, the client never sees it', async () => {
+    const RUN = { id: 'call_run', name: 'execute_command', arguments: { command: 'ls' } };
+    next({ toolCalls: [RUN] }, { text: 'I cannot run commands here.' });
+    const client = agent();
+    say(client, 'Run ls');
+    const { events, finished } = await run(client);
+    expect(ofType(events, EventType.TOOL_CALL_START)).toEqual([]);
+    expect(finished.outcome).toEqual({ type: 'success' });
+    expect((await rows(client.threadId))[2]).toEqual({
+      role: 'tool',
+      content: 'Refused: "execute_command" is not a tool this client can run.',
+      tool_call_id: 'call_run',
+    });
   });
 
   /** A coder thread whose latest answer holds a write for approval. */

@@ -45,6 +45,8 @@ export class AgUiRuns {
     await this.sessions.open(owner, sessionId, agentType ?? this.agents.defaultAgent().type);
     const [stored, held] = await Promise.all([this.storedHistory(sessionId), this.heldCalls(sessionId)]);
     const plan = planRun(stored, held, input.messages, input.decisions);
+    // The frontend's tools are the client-run tools this run may offer; the agent's own list still bounds them.
+    const options = { clientTools: input.tools };
     if (!plan) {
       throw new BadRequestException({
         statusCode: 400,
@@ -53,14 +55,20 @@ export class AgUiRuns {
       });
     }
     if (plan.kind === 'message') {
-      return { sessionId, events$: await this.turns.startMessage(owner, sessionId, { content: plan.content, agentType }) };
+      return { sessionId, events$: await this.turns.startMessage(owner, sessionId, { content: plan.content, agentType }, options) };
     }
     await Promise.all(plan.decisions.map((d) => this.checkPending(sessionId, d)));
     const starts = [
-      ...plan.results.map((result) => () => this.turns.startToolResult(owner, sessionId, result)),
+      ...plan.results.map((result) => () => this.turns.startToolResult(owner, sessionId, result, options)),
       ...plan.decisions.map(
         (d) => () =>
-          this.turns.startDecision(owner, sessionId, d.approvalId, { decision: d.decision, arguments: d.arguments, feedback: d.feedback }),
+          this.turns.startDecision(
+            owner,
+            sessionId,
+            d.approvalId,
+            { decision: d.decision, arguments: d.arguments, feedback: d.feedback },
+            options,
+          ),
       ),
     ];
     const [first, ...rest] = starts;

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { isRuntimeTool } from '../agents/tools.js';
 import type { HistoryEntry, MessageEntity } from '../messages/message.entity.js';
 import type { UnitOfWork } from '../unit-of-work/unit-of-work.js';
 import { events } from './protocol/events.js';
@@ -24,6 +25,8 @@ export interface Turn {
   switches: number;
   /** The history as the turn's first step will send it, when the turn has just read it. */
   history?: HistoryEntry[];
+  /** The client-run tools this turn's client can run (an AG-UI client's `tools`); unset: all the agent has. */
+  clientTools?: ReadonlySet<string>;
   /** Text streamed by the current LLM step and not yet stored. */
   partial: string;
   startedAt: number;
@@ -31,6 +34,17 @@ export interface Turn {
 
 /** What starts a turn once its lease is taken: the status to end with, or `continue` into the agent loop. */
 export type Kickoff = (turn: Turn) => Promise<DoneStatus | 'continue'>;
+
+/** What a turn route may say about its client, beyond the input itself. */
+export interface TurnOptions {
+  /** Names of the client-run tools the client can run; the agent's tools outside it are not offered. */
+  clientTools?: readonly string[];
+}
+
+/** Whether the turn offers `tool` to the LLM: runtime tools always; client tools when the client can run them. */
+export function offersTool(turn: Turn, tool: string): boolean {
+  return !turn.clientTools || isRuntimeTool(tool) || turn.clientTools.has(tool);
+}
 
 export function addUsage(turn: Turn, input: number, output: number): void {
   turn.usage.input += input;

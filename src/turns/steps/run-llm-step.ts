@@ -9,7 +9,7 @@ import type { MessageEntity, StoredToolCall } from '../../messages/message.entit
 import { MessagesService } from '../../messages/messages.service.js';
 import { buildContext } from '../llm-context.js';
 import { events } from '../protocol/events.js';
-import { addUsage, commitMessages, type Turn } from '../turn.js';
+import { addUsage, commitMessages, offersTool, type Turn } from '../turn.js';
 
 /** One LLM step's stored answer and the tool calls in it (ids unique within the session). */
 export interface LlmStepResult {
@@ -37,7 +37,8 @@ export class RunLlmStep {
     const context = buildContext(agent.systemPrompt, history, this.settings.HISTORY_TOKEN_BUDGET);
     let calls: LlmToolCall[] = [];
     turn.partial = '';
-    await this.llm.stream({ messages: context, tools: this.agents.toolSpecsFor(agent.type), signal: turn.signal }, (event) => {
+    const tools = this.agents.toolSpecsFor(agent.type).filter((spec) => offersTool(turn, spec.function.name));
+    await this.llm.stream({ messages: context, tools, signal: turn.signal }, (event) => {
       switch (event.type) {
         case 'text':
           turn.partial += event.delta;
