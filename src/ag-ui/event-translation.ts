@@ -18,9 +18,9 @@ function usageOf(usage?: Usage): { usage?: TokenUsage[] } {
 /**
  * Translates one run's turn events into AG-UI events, keeping the protocol's order: RUN_STARTED
  * first; the agent at work as a step (a switch closes one step and opens the next, with a CUSTOM
- * `agent_switched` event carrying the reason); thinking as REASONING_*; streamed text as TEXT_MESSAGE_*; client tool calls as
- * TOOL_CALL_START/ARGS/END; then the stored history as MESSAGES_SNAPSHOT and RUN_FINISHED — or
- * RUN_ERROR, after which nothing more is sent.
+ * `agent_switched` event carrying the reason); thinking as REASONING_*; streamed text as
+ * TEXT_MESSAGE_*; client tool calls as TOOL_CALL_START/ARGS/END; then the stored history as
+ * MESSAGES_SNAPSHOT and RUN_FINISHED — or RUN_ERROR, after which nothing more is sent.
  */
 export class EventTranslation {
   private started = false;
