@@ -3,8 +3,7 @@ import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiProperty, A
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { Owner } from '../auth/owner.decorator.js';
 import { SessionIdPipe } from '../sessions/sessions.controller.js';
-import { sessionBusy, SessionsService } from '../sessions/sessions.service.js';
-import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 import { AgentCatalog } from './agent-catalog.js';
 import { AgentSwitches } from './agent-switches.js';
 
@@ -42,7 +41,6 @@ export class SessionAgentController {
     private readonly sessions: SessionsService,
     private readonly catalog: AgentCatalog,
     private readonly switches: AgentSwitches,
-    private readonly uow: UnitOfWorkContext,
   ) {}
 
   @Get()
@@ -67,25 +65,7 @@ export class SessionAgentController {
       throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
     }
     await this.sessions.get(owner, id);
-    const change = await this.uow.current().transaction('switch_agent', async (m) => {
-      const [row] = await m.query(
-        `SELECT current_agent, (active_turn_id IS NOT NULL AND lease_expires_at > now()) AS busy
-         FROM sessions WHERE id = $1 AND owner = $2 AND deleted_at IS NULL FOR UPDATE`,
-        [id, owner],
-      );
-      if (row?.busy) throw sessionBusy(id);
-      if (row.current_agent === body.agentType) return undefined;
-      const change = {
-        sessionId: id,
-        turnId: null,
-        from: row.current_agent as string,
-        to: body.agentType,
-        reason: body.reason?.trim() || 'switched by the user',
-      };
-      await this.switches.record(m, change);
-      return change;
-    });
-    if (change) this.switches.counted(change);
+    await this.switches.switchByHand(owner, id, body.agentType, body.reason);
     return this.get(owner, id);
   }
 }

@@ -1,6 +1,5 @@
 import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations/index.js';
-import { WriteGuardSubscriber } from '../unit-of-work/write-guard.subscriber.js';
 import { entities } from './entities.js';
 
 /** The one definition of the DataSource, shared by the app, the tests and the TypeORM CLI (`ormconfig.ts`). */
@@ -9,7 +8,6 @@ export function dataSourceOptions(url: string, poolSize: number): DataSourceOpti
     type: 'postgres',
     url,
     entities,
-    subscribers: [WriteGuardSubscriber],
     migrations,
     migrationsTableName: 'migrations',
     uuidExtension: 'pgcrypto',

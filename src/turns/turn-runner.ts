@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { SessionLease } from '../sessions/session-lease.js';
 import { SessionsService } from '../sessions/sessions.service.js';
-import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
 import type { TurnEvent } from './protocol/turn-event.js';
 import type { Turn, TurnOptions } from './turn.js';
 import { AdmitTurn } from './steps/admit-turn.js';
@@ -10,6 +9,7 @@ import { TakeDecision, type DecisionInput } from './steps/take-decision.js';
 import { TakeToolResult, type ToolResultInput } from './steps/take-tool-result.js';
 import { TakeUserMessage } from './steps/take-user-message.js';
 import { TurnLifetime } from './steps/turn-lifetime.js';
+import { TransactionHost } from '../unit-of-work/transaction-host.js';
 
 function withOptions(turn: Turn, options: TurnOptions): Turn {
   if (options.clientTools) turn.clientTools = new Set(options.clientTools);
@@ -24,12 +24,12 @@ function withOptions(turn: Turn, options: TurnOptions): Turn {
 @Injectable()
 export class TurnRunner {
   constructor(
+    private readonly txHost: TransactionHost,
     private readonly admission: AdmitTurn,
     private readonly lifetime: TurnLifetime,
     private readonly userMessage: TakeUserMessage,
     private readonly toolResult: TakeToolResult,
     private readonly decision: TakeDecision,
-    private readonly uowContext: UnitOfWorkContext,
     private readonly sessions: SessionsService,
     private readonly lease: SessionLease,
   ) {}
@@ -74,8 +74,8 @@ export class TurnRunner {
   /** `POST .../cancel`: stops the running turn, wherever it runs (its instance reads the request when it renews the lease). */
   async cancel(owner: string, sessionId: string): Promise<{ cancelled: boolean }> {
     await this.sessions.get(owner, sessionId);
-    const [rows] = await this.uowContext.current().transaction('request_cancel', (m) =>
-      m.query(
+    const [rows] = await this.txHost.transaction('request_cancel', () =>
+      this.txHost.tx.query(
         `UPDATE turns SET cancel_requested_at = now()
          WHERE id = (SELECT active_turn_id FROM sessions WHERE id = $1 AND lease_expires_at > now())
            AND status = 'running' AND cancel_requested_at IS NULL

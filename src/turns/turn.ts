@@ -1,6 +1,6 @@
-import type { EntityManager } from 'typeorm';
 import { isRuntimeTool } from '../agents/tools.js';
 import type { HistoryEntry, MessageEntity } from '../messages/message.entity.js';
+import type { TransactionHost } from '../unit-of-work/transaction-host.js';
 import type { UnitOfWork } from '../unit-of-work/unit-of-work.js';
 import { events } from './protocol/events.js';
 import type { DoneStatus, TurnEvent } from './protocol/turn-event.js';
@@ -14,6 +14,7 @@ export interface Turn {
   sessionId: string;
   agent: string;
   kind: TurnKind;
+  /** The stream's Unit of Work: its signal (the client left) and the work it must wait for. Writes go through TransactionHost. */
   uow: UnitOfWork;
   /** Aborted when the turn must stop: cancel, lost lease, shutdown. */
   stop: AbortController;
@@ -56,12 +57,13 @@ export function addUsage(turn: Turn, input: number, output: number): void {
  * always describes a committed row. `single` marks work that is one SQL statement (no BEGIN/COMMIT).
  */
 export async function commitMessages(
+  txHost: TransactionHost,
   turn: Turn,
   operation: string,
-  work: (m: EntityManager) => Promise<MessageEntity[]>,
+  work: () => Promise<MessageEntity[]>,
   single = false,
 ): Promise<MessageEntity[]> {
-  const saved = single ? await turn.uow.statement(operation, work) : await turn.uow.transaction(operation, work);
+  const saved = single ? await txHost.statement(operation, work) : await txHost.transaction(operation, work);
   for (const message of saved) turn.emit(events.message(message));
   return saved;
 }

@@ -5,6 +5,7 @@ import { isConnectionError, StreamEndedError } from '../../unit-of-work/transact
 import { events } from '../protocol/events.js';
 import { isStreamErrorCode, type DoneStatus, type TurnEvent } from '../protocol/turn-event.js';
 import { commitMessages, type StopReason, type Turn } from '../turn.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 /** How a turn that threw ends: the status and the error recorded on its row. */
 export interface TurnFailure {
@@ -22,7 +23,10 @@ export interface TurnFailure {
 export class FailurePolicy {
   private readonly logger = new Logger(FailurePolicy.name);
 
-  constructor(private readonly messages: MessagesService) {}
+  constructor(
+    private readonly txHost: TransactionHost,
+    private readonly messages: MessagesService,
+  ) {}
 
   async settle(turn: Turn, failure: unknown): Promise<TurnFailure> {
     const { outcome, notice } = this.classify(turn, failure);
@@ -54,8 +58,8 @@ export class FailurePolicy {
     const text = turn.partial;
     turn.partial = '';
     try {
-      await commitMessages(turn, 'save_interrupted_message', (m) =>
-        this.messages.append(m, turn.sessionId, [
+      await commitMessages(this.txHost, turn, 'save_interrupted_message', () =>
+        this.messages.append(turn.sessionId, [
           { role: 'assistant', content: text, status: 'interrupted', agent: turn.agent, turnId: turn.id },
         ]),
       );

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import type { AgentDefinition } from '../../agents/agent-definition.js';
 import { AgentCatalog } from '../../agents/agent-catalog.js';
 import { Settings } from '../../config/settings.js';
@@ -10,6 +9,7 @@ import { MessagesService } from '../../messages/messages.service.js';
 import { buildContext } from '../llm-context.js';
 import { events } from '../protocol/events.js';
 import { addUsage, commitMessages, offersTool, type Turn } from '../turn.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 /** One LLM step's stored answer and the tool calls in it (ids unique within the session). */
 export interface LlmStepResult {
@@ -24,6 +24,7 @@ export interface LlmStepResult {
 @Injectable()
 export class RunLlmStep {
   constructor(
+    private readonly txHost: TransactionHost,
     private readonly settings: Settings,
     private readonly agents: AgentCatalog,
     private readonly messages: MessagesService,
@@ -54,9 +55,9 @@ export class RunLlmStep {
     });
     const text = turn.partial;
     let toolCalls: StoredToolCall[] = [];
-    const save = async (m: EntityManager) => {
-      toolCalls = await this.messages.uniqueToolCalls(m, turn.sessionId, calls);
-      return this.messages.append(m, turn.sessionId, [
+    const save = async () => {
+      toolCalls = await this.messages.uniqueToolCalls(turn.sessionId, calls);
+      return this.messages.append(turn.sessionId, [
         {
           role: 'assistant',
           content: text || (toolCalls.length ? null : ''),
@@ -67,7 +68,7 @@ export class RunLlmStep {
       ]);
     };
     // Without tool calls the answer is one INSERT, atomic on its own. Once stored it is no longer partial.
-    const [answer] = await commitMessages(turn, 'save_assistant_message', save, calls.length === 0);
+    const [answer] = await commitMessages(this.txHost, turn, 'save_assistant_message', save, calls.length === 0);
     turn.partial = '';
     return { answer, toolCalls };
   }
