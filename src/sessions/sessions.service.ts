@@ -88,6 +88,26 @@ export class SessionsService {
     return toView(row);
   }
 
+  /**
+   * The owner's session `id`, created on first use: AG-UI clients name their threads. Another
+   * owner's or a deleted session stays 404 (the INSERT does nothing when the id exists).
+   */
+  async open(owner: string, id: string, agent: string): Promise<SessionView> {
+    try {
+      return await this.get(owner, id);
+    } catch (error) {
+      if (!(error instanceof NotFoundException)) throw error;
+    }
+    await this.txHost.statement('create_session', () =>
+      this.txHost.tx.query(`INSERT INTO sessions (id, owner, current_agent) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [
+        id,
+        owner,
+        agent,
+      ]),
+    );
+    return this.get(owner, id);
+  }
+
   async get(owner: string, id: string): Promise<SessionView> {
     const rows: SessionRow[] = await this.txHost.tx.query(`${SELECT_SESSION} WHERE s.id = $1 AND s.owner = $2 AND s.deleted_at IS NULL`, [
       id,

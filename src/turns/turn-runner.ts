@@ -3,12 +3,18 @@ import { Observable } from 'rxjs';
 import { SessionLease } from '../sessions/session-lease.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { TurnEvent } from './protocol/turn-event.js';
+import type { Turn, TurnOptions } from './turn.js';
 import { AdmitTurn } from './steps/admit-turn.js';
 import { TakeDecision, type DecisionInput } from './steps/take-decision.js';
 import { TakeToolResult, type ToolResultInput } from './steps/take-tool-result.js';
 import { TakeUserMessage } from './steps/take-user-message.js';
 import { TurnLifetime } from './steps/turn-lifetime.js';
 import { TransactionHost } from '../unit-of-work/transaction-host.js';
+
+function withOptions(turn: Turn, options: TurnOptions): Turn {
+  if (options.clientTools) turn.clientTools = new Set(options.clientTools);
+  return turn;
+}
 
 /**
  * The entry points of a turn, for every face of the service (the REST routes, AG-UI): each admits
@@ -29,23 +35,39 @@ export class TurnRunner {
   ) {}
 
   /** `POST .../messages`: a new user message. */
-  async startMessage(owner: string, sessionId: string, input: { content: string; agentType?: string }): Promise<Observable<TurnEvent>> {
+  async startMessage(
+    owner: string,
+    sessionId: string,
+    input: { content: string; agentType?: string },
+    options: TurnOptions = {},
+  ): Promise<Observable<TurnEvent>> {
     this.admission.checkMessage(input);
-    const turn = await this.admission.admit(owner, sessionId, 'message');
+    const turn = withOptions(await this.admission.admit(owner, sessionId, 'message'), options);
     return this.lifetime.stream(turn, (t) => this.userMessage.run(t, input.content, input.agentType));
   }
 
   /** `POST .../tool-results`: the client ran a tool. */
-  async startToolResult(owner: string, sessionId: string, input: ToolResultInput): Promise<Observable<TurnEvent>> {
+  async startToolResult(
+    owner: string,
+    sessionId: string,
+    input: ToolResultInput,
+    options: TurnOptions = {},
+  ): Promise<Observable<TurnEvent>> {
     await this.admission.checkToolResult(owner, sessionId, input.toolCallId);
-    const turn = await this.admission.admit(owner, sessionId, 'tool_result');
+    const turn = withOptions(await this.admission.admit(owner, sessionId, 'tool_result'), options);
     return this.lifetime.stream(turn, await this.toolResult.run(turn, input));
   }
 
   /** `POST .../approvals/:id`: a person decided on a held tool call. */
-  async startDecision(owner: string, sessionId: string, approvalId: string, input: DecisionInput): Promise<Observable<TurnEvent>> {
+  async startDecision(
+    owner: string,
+    sessionId: string,
+    approvalId: string,
+    input: DecisionInput,
+    options: TurnOptions = {},
+  ): Promise<Observable<TurnEvent>> {
     const approval = await this.admission.checkDecision(owner, sessionId, approvalId, input);
-    const turn = await this.admission.admit(owner, sessionId, 'approval');
+    const turn = withOptions(await this.admission.admit(owner, sessionId, 'approval'), options);
     return this.lifetime.stream(turn, await this.decision.run(turn, approval, input));
   }
 

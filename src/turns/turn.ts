@@ -1,3 +1,4 @@
+import { isRuntimeTool } from '../agents/tools.js';
 import type { ProviderState } from '../llm/llm-provider.js';
 import type { HistoryEntry, MessageEntity } from '../messages/message.entity.js';
 import type { TransactionHost } from '../unit-of-work/transaction-host.js';
@@ -26,6 +27,8 @@ export interface Turn {
   switches: number;
   /** The history as the turn's first step will send it, when the turn has just read it. */
   history?: HistoryEntry[];
+  /** The client-run tools this turn's client can run (an AG-UI client's `tools`); unset: all the agent has. */
+  clientTools?: ReadonlySet<string>;
   /** Text streamed by the current LLM step and not yet stored. */
   partial: string;
   /** The current LLM step's reasoning: stored with its answer, never as its text, and never sent back to the LLM. */
@@ -40,6 +43,17 @@ export type Kickoff = (turn: Turn) => Promise<DoneStatus | 'continue'>;
 export function answerMetadata(turn: Turn, providerState?: ProviderState): Record<string, unknown> | null {
   if (!turn.reasoning && !providerState) return null;
   return { ...(turn.reasoning ? { reasoning: turn.reasoning } : {}), ...(providerState ? { providerState } : {}) };
+}
+
+/** What a turn route may say about its client, beyond the input itself. */
+export interface TurnOptions {
+  /** Names of the client-run tools the client can run; the agent's tools outside it are not offered. */
+  clientTools?: readonly string[];
+}
+
+/** Whether the turn offers `tool` to the LLM: runtime tools always; client tools when the client can run them. */
+export function offersTool(turn: Turn, tool: string): boolean {
+  return !turn.clientTools || isRuntimeTool(tool) || turn.clientTools.has(tool);
 }
 
 export function addUsage(turn: Turn, input: number, output: number): void {

@@ -6,7 +6,7 @@ import { Settings } from '../../config/settings.js';
 import type { MessageEntity, StoredToolCall } from '../../messages/message.entity.js';
 import { MessagesService } from '../../messages/messages.service.js';
 import { events } from '../protocol/events.js';
-import { commitMessages, type Turn } from '../turn.js';
+import { commitMessages, offersTool, type Turn } from '../turn.js';
 import { decideToolCalls, type ToolCallPlan } from './decide-tool-calls.js';
 import { SwitchAgent } from './switch-agent.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
@@ -33,7 +33,10 @@ export class DispatchToolCalls {
     const plan = decideToolCalls(
       calls,
       {
-        check: (call) => this.toolCheck.check(agent, { id: call.id, name: call.function.name, arguments: call.function.arguments }),
+        check: (call) =>
+          offersTool(turn, call.function.name)
+            ? this.toolCheck.check(agent, { id: call.id, name: call.function.name, arguments: call.function.arguments })
+            : { ok: false, reason: `"${call.function.name}" is not a tool this client can run.` },
         approval: (name, args) => this.policy.evaluate(name, args),
       },
       { switchesLeft: this.settings.MAX_SWITCHES_PER_TURN - turn.switches, maxSwitches: this.settings.MAX_SWITCHES_PER_TURN },

@@ -8,7 +8,7 @@ import type { MessageEntity, StoredToolCall } from '../../messages/message.entit
 import { MessagesService } from '../../messages/messages.service.js';
 import { buildContext } from '../llm-context.js';
 import { events } from '../protocol/events.js';
-import { addUsage, answerMetadata, commitMessages, type Turn } from '../turn.js';
+import { addUsage, answerMetadata, commitMessages, offersTool, type Turn } from '../turn.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 /** One LLM step's stored answer and the tool calls in it (ids unique within the session). */
@@ -43,7 +43,8 @@ export class RunLlmStep {
     let providerState: ProviderState | undefined;
     turn.partial = '';
     turn.reasoning = '';
-    await this.llm.stream({ messages: context, tools: this.agents.toolSpecsFor(agent.type), signal: turn.signal }, (event) => {
+    const tools = this.agents.toolSpecsFor(agent.type).filter((spec) => offersTool(turn, spec.function.name));
+    await this.llm.stream({ messages: context, tools, signal: turn.signal }, (event) => {
       switch (event.type) {
         case 'text':
           turn.partial += event.delta;
