@@ -8,7 +8,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { requireApiKey } from './auth/api-key.guard.js';
 import { ApiKeys } from './auth/api-keys.js';
-import { SafeInputPipe } from './auth/safe-input.pipe.js';
+import { SafeInputPipe } from './common/safe-input.pipe.js';
 import { Settings } from './config/settings.js';
 
 /** Builds the whole service from validated settings; `main.ts` and the tests share it. */

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Owner } from '../auth/owner.decorator.js';
-import { SessionIdPipe } from '../sessions/sessions.controller.js';
+import { SessionIdPipe } from '../common/uuid-param.pipe.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { ApprovalList, ListApprovalsQuery } from './approval.dto.js';
 import { ApprovalsService } from './approvals.service.js';

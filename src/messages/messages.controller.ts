@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Owner } from '../auth/owner.decorator.js';
-import { SessionIdPipe } from '../sessions/sessions.controller.js';
+import { SessionIdPipe } from '../common/uuid-param.pipe.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { ListMessagesQuery, MessagePage } from './message.dto.js';
 import { MessagesService } from './messages.service.js';

@@ -1,14 +1,10 @@
-import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AgentCatalog } from '../agents/agent-catalog.js';
 import { Owner } from '../auth/owner.decorator.js';
+import { SessionIdPipe } from '../common/uuid-param.pipe.js';
 import { CreateSessionDto, ListSessionsQuery, SessionPage, SessionView, UpdateSessionDto } from './session.dto.js';
 import { SessionsService } from './sessions.service.js';
-
-export const SessionIdPipe = new ParseUUIDPipe({
-  version: '4',
-  exceptionFactory: () => new BadRequestException({ statusCode: 400, code: 'bad_session_id', message: 'id must be a UUID' }),
-});
 
 @ApiTags('sessions')
 @Controller('v1/sessions')

@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -13,12 +13,11 @@ import { Observable } from 'rxjs';
 import { DecideApprovalDto } from '../approvals/approval.dto.js';
 import { Owner } from '../auth/owner.decorator.js';
 import { Settings } from '../config/settings.js';
-import { SessionIdPipe } from '../sessions/sessions.controller.js';
+import { ApprovalIdPipe, SessionIdPipe } from '../common/uuid-param.pipe.js';
 import { CancelResult, PostMessageDto, ToolResultDto } from '../messages/message.dto.js';
 import { writeEventStream } from './protocol/sse-response.js';
 import { TurnRunner } from './turn-runner.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STREAM_DOC =
   'Answers `text/event-stream`: `turn` first, then `agent_switched`, `token`, `message`, `tool_call`, ' +
   '`approval_required` and `error` events, and `done` last. Refused before the stream starts with JSON: ' +
@@ -75,12 +74,10 @@ export class TurnsController {
   async decide(
     @Owner() owner: string,
     @Param('id', SessionIdPipe) id: string,
-    @Param('approvalId') approvalId: string,
+    @Param('approvalId', ApprovalIdPipe) approvalId: string,
     @Body() body: DecideApprovalDto,
     @Res() res: Response,
   ): Promise<Observable<null>> {
-    if (!UUID.test(approvalId))
-      throw new BadRequestException({ statusCode: 400, code: 'bad_approval_id', message: 'approvalId must be a UUID' });
     return writeEventStream(await this.turns.startDecision(owner, id, approvalId, body), res, this.settings.SSE_PING_SECONDS);
   }
 

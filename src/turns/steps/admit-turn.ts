@@ -16,6 +16,7 @@ import { approvalExpired, ApprovalsService, Decision } from '../../approvals/app
 import { MessagesService } from '../../messages/messages.service.js';
 import { ShutdownState } from '../../observability/shutdown-state.js';
 import { SessionLease } from '../../sessions/session-lease.js';
+import { sessionWrites } from '../../sessions/session-writes.js';
 import { sessionBusy, SessionsService } from '../../sessions/sessions.service.js';
 import { isConnectionError } from '../../unit-of-work/transaction-errors.js';
 import type { Turn, TurnKind } from '../turn.js';
@@ -119,11 +120,7 @@ export class AdmitTurn {
     try {
       agent = await this.txHost.statement('start_turn', async () => {
         const rows: Array<{ agent: string }> = await this.txHost.tx.query(
-          `WITH taken AS (
-             UPDATE sessions s SET active_turn_id = $2, lease_expires_at = now() + make_interval(secs => $3)
-             WHERE s.id = $1 AND s.owner = $4 AND s.deleted_at IS NULL
-               AND (s.active_turn_id IS NULL OR s.lease_expires_at < now())
-             RETURNING s.id, s.current_agent)
+          `WITH taken AS (${sessionWrites.takeLease({ session: '$1', turn: '$2', seconds: '$3', owner: '$4' })})
            , dead AS (
              -- A turn whose process died left its lease to expire; it is over.
              UPDATE turns SET status = 'interrupted', finished_at = now(), error = 'its lease expired'

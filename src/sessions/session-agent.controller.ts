@@ -2,9 +2,9 @@ import { BadRequestException, Body, Controller, Get, Param, Put } from '@nestjs/
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { Owner } from '../auth/owner.decorator.js';
-import { SessionIdPipe } from '../sessions/sessions.controller.js';
-import { SessionsService } from '../sessions/sessions.service.js';
-import { AgentCatalog } from './agent-catalog.js';
+import { SessionIdPipe } from '../common/uuid-param.pipe.js';
+import { SessionsService } from './sessions.service.js';
+import { AgentCatalog } from '../agents/agent-catalog.js';
 import { AgentSwitches } from './agent-switches.js';
 
 export class SwitchAgentDto {
