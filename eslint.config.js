@@ -8,7 +8,20 @@ import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** The modules under src/, lowest first: each may import only those before it. */
-const LAYERS = ['config', 'common', 'observability', 'unit-of-work', 'auth', 'llm', 'agents', 'sessions', 'messages', 'approvals', 'turns'];
+const LAYERS = [
+  'config',
+  'common',
+  'observability',
+  'unit-of-work',
+  'errors',
+  'auth',
+  'llm',
+  'agents',
+  'sessions',
+  'messages',
+  'approvals',
+  'turns',
+];
 
 /** Lower modules name the turn of a row (an FK to `turns`) by type only; that is their one look upward. */
 const UPWARD_TYPE_ONLY = { './src/turns': ['./turn.entity.ts'] };

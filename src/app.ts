@@ -10,6 +10,7 @@ import { requireApiKey } from './auth/api-key.guard.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { SafeInputPipe } from './common/safe-input.pipe.js';
 import { Settings } from './config/settings.js';
+import { validationError } from './errors/validation-errors.js';
 
 /** Builds the whole service from validated settings; `main.ts` and the tests share it. */
 export async function createApp(settings: Settings): Promise<NestExpressApplication> {
@@ -22,7 +23,10 @@ export async function createApp(settings: Settings): Promise<NestExpressApplicat
   // except upgrade-insecure-requests, which breaks the UI on a plain-http address other than localhost.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.useBodyParser('json', { limit: '1mb' });
-  app.useGlobalPipes(new SafeInputPipe(), new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useGlobalPipes(
+    new SafeInputPipe(),
+    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, exceptionFactory: validationError }),
+  );
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -1,10 +1,12 @@
-import { BadRequestException, ParseUUIDPipe } from '@nestjs/common';
+import { ParseUUIDPipe } from '@nestjs/common';
+import { DomainError } from './domain-error.js';
+import type { ErrorCode } from './error-codes.js';
 
 /** A path parameter that must be a UUID: 400 with `code` and the parameter's name otherwise. */
-export function uuidParam(name: string, code: string, version?: '4'): ParseUUIDPipe {
+export function uuidParam(name: string, code: ErrorCode, version?: '4'): ParseUUIDPipe {
   return new ParseUUIDPipe({
     version,
-    exceptionFactory: () => new BadRequestException({ statusCode: 400, code, message: `${name} must be a UUID` }),
+    exceptionFactory: () => new DomainError(code, `${name} must be a UUID`),
   });
 }
 

@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, Param, Put } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { Owner } from '../auth/owner.decorator.js';
@@ -57,13 +57,7 @@ export class SessionAgentController {
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'A turn is running' })
   async switch(@Owner() owner: string, @Param('id', SessionIdPipe) id: string, @Body() body: SwitchAgentDto): Promise<SessionAgentView> {
-    if (!this.catalog.has(body.agentType)) {
-      const known = this.catalog
-        .list()
-        .map((a) => a.type)
-        .join(', ');
-      throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
-    }
+    this.catalog.known(body.agentType);
     await this.sessions.get(owner, id);
     await this.switches.switchByHand(owner, id, body.agentType, body.reason);
     return this.get(owner, id);

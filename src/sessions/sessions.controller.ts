@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AgentCatalog } from '../agents/agent-catalog.js';
 import { Owner } from '../auth/owner.decorator.js';
@@ -17,14 +17,7 @@ export class SessionsController {
   @Post()
   @ApiCreatedResponse({ type: SessionView })
   create(@Owner() owner: string, @Body() body: CreateSessionDto): Promise<SessionView> {
-    const agent = body.agentType ?? this.agents.defaultAgent().type;
-    if (!this.agents.has(agent)) {
-      const known = this.agents
-        .list()
-        .map((a) => a.type)
-        .join(', ');
-      throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
-    }
+    const agent = this.agents.known(body.agentType ?? this.agents.defaultAgent().type);
     return this.sessions.create(owner, { title: body.title, agent });
   }
 
