@@ -10,12 +10,12 @@ import tseslint from 'typescript-eslint';
 /** The modules under src/, lowest first: each may import only those before it. */
 const LAYERS = [
   'config',
+  'llm',
   'common',
   'observability',
   'unit-of-work',
   'errors',
   'auth',
-  'llm',
   'agents',
   'sessions',
   'messages',

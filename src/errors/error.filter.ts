@@ -4,7 +4,7 @@ import { DomainError } from '../common/domain-error.js';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes.js';
 import { isConnectionError } from '../unit-of-work/transaction-errors.js';
 import { errorResponse, type ErrorResponse } from './error-response.js';
-import { codeForStatus, HTTP_STATUS } from './http-status.js';
+import { codeForStatus, httpStatusOf } from './http-status.js';
 
 /** An error from Express middleware (body-parser): a status and a type, no Nest exception. */
 interface HttpError {
@@ -58,7 +58,7 @@ export class ErrorFilter implements ExceptionFilter {
 
   toResponse(exception: unknown): ErrorResponse {
     if (exception instanceof DomainError) {
-      return errorResponse(HTTP_STATUS[exception.code], exception.code, exception.message, exception.details);
+      return errorResponse(httpStatusOf(exception.code), exception.code, exception.message, exception.details);
     }
     // Nest wraps body-parser's errors; its type says which.
     const parserError = bodyParserError(exception instanceof HttpException ? exception.cause : exception);

@@ -1,7 +1,10 @@
 import type { ErrorCode } from '../common/error-codes.js';
 
-/** The HTTP status of each error code. */
-export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+/** Codes of a failed LLM call: the provider's trouble, told in the stream, rarely over HTTP. */
+type LlmCode = Extract<ErrorCode, `llm_${string}`>;
+
+/** The HTTP status of each error code but the LLM's (see `httpStatusOf`). */
+export const HTTP_STATUS: Readonly<Record<Exclude<ErrorCode, LlmCode>, number>> = {
   bad_request: 400,
   invalid_input: 400,
   invalid_json: 400,
@@ -24,12 +27,15 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   rate_limited: 429,
   shutting_down: 503,
   database_unavailable: 503,
-  llm_error: 502,
-  llm_timeout: 504,
-  llm_unavailable: 503,
   step_limit: 500,
   internal_error: 500,
 };
+
+export function httpStatusOf(code: ErrorCode): number {
+  if (!code.startsWith('llm_')) return HTTP_STATUS[code as Exclude<ErrorCode, LlmCode>];
+  // A gateway's words: the provider did not answer in time, is paused by the circuit breaker, or failed.
+  return code === 'llm_timeout' ? 504 : code === 'llm_unavailable' ? 503 : 502;
+}
 
 /** The code of an error that came with a status only (Nest's own exceptions, body-parser's). */
 export function codeForStatus(status: number): ErrorCode {
