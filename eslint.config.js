@@ -1,10 +1,61 @@
-// ESLint 9 flat config: typescript-eslint's recommended rules on the TypeScript sources.
-// No type-aware rules: they need a full type-check per run, which `npm run typecheck` already does.
+// ESLint 9 flat config: typescript-eslint's recommended rules on the TypeScript sources, and the
+// module graph: no import cycles, and no module importing one above it (the layers of
+// docs/ARCHITECTURE.md). No type-aware rules: they need a full type-check per run, which
+// `npm run typecheck` already does.
 import { defineConfig, globalIgnores } from 'eslint/config';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
-export default defineConfig(globalIgnores(['dist/', 'node_modules/', 'migrations/', '.data/', 'coverage/']), {
-  files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'ormconfig.ts'],
-  extends: [tseslint.configs.recommended],
-  linterOptions: { reportUnusedDisableDirectives: 'error' },
-});
+/** The modules under src/, lowest first: each may import only those before it. */
+const LAYERS = [
+  'config',
+  'llm',
+  'common',
+  'observability',
+  'unit-of-work',
+  'errors',
+  'auth',
+  'agents',
+  'sessions',
+  'messages',
+  'approvals',
+  'turns',
+  'ag-ui',
+  'playground',
+];
+
+/** Lower modules name the turn of a row (an FK to `turns`) by type only; that is their one look upward. */
+const UPWARD_TYPE_ONLY = { './src/turns': ['./turn.entity.ts'] };
+
+const layerZones = LAYERS.flatMap((module, i) =>
+  LAYERS.slice(i + 1).map((above) => ({
+    target: `./src/${module}`,
+    from: `./src/${above}`,
+    except: UPWARD_TYPE_ONLY[`./src/${above}`] ?? [],
+    message: `${module} sits below ${above} (docs/ARCHITECTURE.md): depend the other way round, or move the code.`,
+  })),
+);
+
+export default defineConfig(
+  globalIgnores(['dist/', 'node_modules/', 'migrations/', '.data/', 'coverage/']),
+  {
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'ormconfig.ts'],
+    extends: [tseslint.configs.recommended],
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      // Type-only imports are erased and do not count (an entity naming a relation above it).
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-restricted-paths': ['error', { zones: layerZones }],
+    },
+  },
+);

@@ -8,9 +8,10 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { requireApiKey } from './auth/api-key.guard.js';
 import { ApiKeys } from './auth/api-keys.js';
-import { SafeInputPipe } from './auth/safe-input.pipe.js';
+import { SafeInputPipe } from './common/safe-input.pipe.js';
 import { openApiDocument } from './common/openapi-document.js';
 import { Settings } from './config/settings.js';
+import { validationError } from './errors/validation-errors.js';
 
 /** Builds the whole service from validated settings; `main.ts` and the tests share it. */
 export async function createApp(settings: Settings): Promise<NestExpressApplication> {
@@ -23,7 +24,10 @@ export async function createApp(settings: Settings): Promise<NestExpressApplicat
   // except upgrade-insecure-requests, which breaks the UI on a plain-http address other than localhost.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.useBodyParser('json', { limit: '1mb' });
-  app.useGlobalPipes(new SafeInputPipe(), new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useGlobalPipes(
+    new SafeInputPipe(),
+    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, exceptionFactory: validationError }),
+  );
   if (!settings.DOCS_PUBLIC) app.use(['/docs', '/docs-json', '/docs-yaml'], requireApiKey(app.get(ApiKeys)));
   SwaggerModule.setup('docs', app, openApiDocument(app, settings));
   return app;

@@ -1,6 +1,7 @@
 import { expect } from 'expect';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { ERROR_CODES, type ErrorCode } from '../src/common/error-codes.js';
 import { startApp, TestApp } from './support/app.js';
 import { query } from './support/database.js';
 import { doneOf, eventsOf, postStream } from './support/sse.js';
@@ -277,9 +278,19 @@ function expectSafe(answer: Answer, what: string): void {
   const type = String(answer.headers['content-type'] ?? '');
   if (answer.status >= 400) {
     expect({ what, type }).toEqual({ what, type: expect.stringMatching(/^application\/json/) });
-    expect({ what, statusCode: (JSON.parse(answer.text) as { statusCode: number }).statusCode }).toEqual({
+    // The one error body: {statusCode, code, message, details?}, with a code from the closed list.
+    const body = JSON.parse(answer.text) as { statusCode: number; code: string; message: unknown; details?: unknown };
+    expect({ what, statusCode: body.statusCode, code: ERROR_CODES.includes(body.code as ErrorCode), message: typeof body.message }).toEqual(
+      {
+        what,
+        statusCode: answer.status,
+        code: true,
+        message: 'string',
+      },
+    );
+    expect({ what, keys: Object.keys(body).filter((k) => !['statusCode', 'code', 'message', 'details'].includes(k)) }).toEqual({
       what,
-      statusCode: answer.status,
+      keys: [],
     });
   }
   if (type.startsWith('text/event-stream')) {

@@ -1,4 +1,5 @@
-import { BadRequestException, ConflictException, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../common/domain-error.js';
 import type { Observable } from 'rxjs';
 import { AgentCatalog } from '../agents/agent-catalog.js';
 import { approvalExpired, ApprovalsService } from '../approvals/approvals.service.js';
@@ -34,13 +35,7 @@ export class AgUiRuns {
 
   /** Starts the run's first turn — a refusal is an HTTP error before any byte is sent — and returns the run's events. */
   async start(owner: string, input: RunInput, agentType?: string): Promise<{ sessionId: string; events$: Observable<RunEvent> }> {
-    if (agentType && !this.agents.has(agentType)) {
-      const known = this.agents
-        .list()
-        .map((a) => a.type)
-        .join(', ');
-      throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
-    }
+    if (agentType) this.agents.known(agentType);
     const sessionId = sessionIdOf(owner, input.threadId);
     await this.sessions.open(owner, sessionId, agentType ?? this.agents.defaultAgent().type);
     const [stored, held] = await Promise.all([this.storedHistory(sessionId), this.heldCalls(sessionId)]);
@@ -48,11 +43,7 @@ export class AgUiRuns {
     // The frontend's tools are the client-run tools this run may offer; the agent's own list still bounds them.
     const options = { clientTools: input.tools };
     if (!plan) {
-      throw new BadRequestException({
-        statusCode: 400,
-        code: 'nothing_to_run',
-        message: 'messages: no new user message, no result for an outstanding tool call, and no resume entry',
-      });
+      throw new DomainError('nothing_to_run', 'messages: no new user message, no result for an outstanding tool call, and no resume entry');
     }
     if (plan.kind === 'message') {
       return { sessionId, events$: await this.turns.startMessage(owner, sessionId, { content: plan.content, agentType }, options) };
@@ -89,11 +80,7 @@ export class AgUiRuns {
   private async checkPending(sessionId: string, decision: ResumeDecision): Promise<void> {
     const approval = await this.approvals.get(sessionId, decision.approvalId);
     if (approval.status !== 'pending') {
-      throw new ConflictException({
-        statusCode: 409,
-        code: 'approval_decided',
-        message: `interrupt ${approval.id} was already answered (${approval.status})`,
-      });
+      throw new DomainError('approval_decided', `interrupt ${approval.id} was already answered (${approval.status})`);
     }
     if (approval.expiresAt <= new Date()) throw approvalExpired(approval);
   }

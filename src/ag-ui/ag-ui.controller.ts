@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, Param, Post, Res } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { Observable } from 'rxjs';
 import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';

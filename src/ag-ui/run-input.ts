@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { DomainError } from '../common/domain-error.js';
 import type { Message, RunAgentInput } from '@ag-ui/core';
 import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import { plainToInstance } from 'class-transformer';
@@ -25,8 +25,8 @@ export interface RunInput {
   decisions: ResumeDecision[];
 }
 
-export function invalidInput(field: string, problem: string): BadRequestException {
-  return new BadRequestException({ statusCode: 400, code: 'invalid_input', message: `${field}: ${problem}` });
+export function invalidInput(field: string, problem: string): DomainError {
+  return new DomainError('invalid_input', `${field}: ${problem}`, [{ field, message: problem }]);
 }
 
 /** `messages.0.role` → `messages[0].role`. */

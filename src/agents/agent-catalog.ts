@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DomainError } from '../common/domain-error.js';
 import { Settings } from '../config/settings.js';
 import type { AgentDefinition, AgentType } from './agent-definition.js';
 import { architectAgent } from './definitions/architect.js';
@@ -34,6 +35,17 @@ export class AgentCatalog {
 
   has(type: string): type is AgentType {
     return this.agents.has(type);
+  }
+
+  /** `type` when this instance offers it; 400 `unknown_agent` naming the agents it does offer otherwise. */
+  known(type: string): AgentType {
+    if (this.has(type)) return type;
+    throw new DomainError(
+      'unknown_agent',
+      `agentType must be one of: ${this.list()
+        .map((a) => a.type)
+        .join(', ')}`,
+    );
   }
 
   /** The agent a new session starts with. */

@@ -16,8 +16,7 @@ const SESSIONS_PER_SWEEP = 100;
  * Expires approvals nobody decided on within `APPROVAL_TTL_SECONDS`. An expired approval gets a
  * tool message in the history, so its call counts as answered and the next LLM step sees a history
  * any OpenAI-compatible API accepts. Turns close the expired approvals of their session themselves;
- * the sweep closes those of idle sessions. It lives with the message history (MessagesModule)
- * because it writes tool messages.
+ * the sweep closes those of idle sessions.
  */
 @Injectable()
 export class ApprovalExpiry {
@@ -27,6 +26,7 @@ export class ApprovalExpiry {
     private readonly txHost: TransactionHost,
     private readonly approvals: ApprovalsService,
     private readonly messages: MessagesService,
+    private readonly lease: SessionLease,
   ) {}
 
   /** Closes the session's pending approvals past their expiry and stores their tool messages, in the current micro-transaction. */
@@ -55,10 +55,7 @@ export class ApprovalExpiry {
           for (const sessionId of sessionIds) {
             const closed = await this.txHost.transaction('expire_approvals', async () => {
               // The row lock orders this against a turn taking the lease: that turn then reads the closed history.
-              const [free]: Array<{ agent: string }> = await this.txHost.tx.query(
-                `SELECT s.current_agent AS agent FROM sessions s WHERE s.id = $1 AND ${SessionLease.FREE} FOR UPDATE`,
-                [sessionId],
-              );
+              const free = await this.lease.lockIfFree(sessionId);
               if (!free) return 0; // a running turn closes them itself
               return (await this.closeExpired(sessionId, { turnId: null, agent: free.agent })).length;
             });

@@ -1,7 +1,8 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { SessionEntity } from '../sessions/session.entity.js';
-import { TurnEntity } from '../turns/turn.entity.js';
+// Named, not imported: `turns` sits above this module (a turn writes these rows), so only the type is referenced.
+import type { TurnEntity } from '../turns/turn.entity.js';
 import { MessageEntity } from '../messages/message.entity.js';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'edited' | 'rejected' | 'expired';
@@ -25,7 +26,7 @@ export class ApprovalEntity {
   @Column({ name: 'turn_id', type: 'uuid', nullable: true })
   turnId: string | null;
 
-  @ManyToOne(() => TurnEntity, { onDelete: 'SET NULL' })
+  @ManyToOne('TurnEntity', { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'turn_id' })
   turn?: Relation<TurnEntity>;
 

@@ -1,17 +1,20 @@
 import { Module } from '@nestjs/common';
 import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { MessagesModule } from '../messages/messages.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
+import { ApprovalExpiry } from './approval-expiry.js';
 import { ApprovalPolicy } from './approval-policy.js';
 import { ApprovalsController } from './approvals.controller.js';
 import { ApprovalsService } from './approvals.service.js';
 
-/** The approval policy, pending approvals, decisions and expiry (the expiry sweep writes tool messages, so MessagesModule provides it). */
+/** The approval policy, pending approvals, decisions and expiry (which answers expired calls with tool messages). Owns `approvals`. */
 @Module({
-  imports: [SessionsModule],
+  imports: [SessionsModule, MessagesModule],
   controllers: [ApprovalsController],
   providers: [
     ApprovalPolicy,
     ApprovalsService,
+    ApprovalExpiry,
     makeCounterProvider({ name: 'approvals_requested_total', help: 'Tool calls held for approval, by tool', labelNames: ['tool'] }),
     makeCounterProvider({
       name: 'approvals_decided_total',
@@ -25,6 +28,6 @@ import { ApprovalsService } from './approvals.service.js';
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
     }),
   ],
-  exports: [ApprovalPolicy, ApprovalsService],
+  exports: [ApprovalPolicy, ApprovalsService, ApprovalExpiry],
 })
 export class ApprovalsModule {}

@@ -1,6 +1,7 @@
-import { ConflictException, GoneException, Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
+import { DomainError } from '../common/domain-error.js';
 import { Settings } from '../config/settings.js';
 import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { ApprovalEntity, ApprovalStatus } from './approval.entity.js';
@@ -26,16 +27,12 @@ export function toApprovalView(a: ApprovalEntity, now = new Date()): ApprovalVie
   };
 }
 
-export function approvalNotFound(id: string): NotFoundException {
-  return new NotFoundException({ statusCode: 404, code: 'approval_not_found', message: `approval ${id} not found` });
+export function approvalNotFound(id: string): DomainError {
+  return new DomainError('approval_not_found', `approval ${id} not found`);
 }
 
-export function approvalExpired(approval: Pick<ApprovalEntity, 'id' | 'expiresAt'>): GoneException {
-  return new GoneException({
-    statusCode: 410,
-    code: 'approval_expired',
-    message: `approval ${approval.id} expired at ${approval.expiresAt.toISOString()}`,
-  });
+export function approvalExpired(approval: Pick<ApprovalEntity, 'id' | 'expiresAt'>): DomainError {
+  return new DomainError('approval_expired', `approval ${approval.id} expired at ${approval.expiresAt.toISOString()}`);
 }
 
 /** Pending approvals of risky tool calls, their decisions and their expiry. */
@@ -127,11 +124,7 @@ export class ApprovalsService {
     if (!rows.length) {
       const current = await this.txHost.tx.findOne(ApprovalEntity, { where: { id: approval.id } });
       if (current?.status === 'pending' || current?.status === 'expired') throw approvalExpired(current);
-      throw new ConflictException({
-        statusCode: 409,
-        code: 'approval_decided',
-        message: `approval ${approval.id} was already decided (${current?.status})`,
-      });
+      throw new DomainError('approval_decided', `approval ${approval.id} was already decided (${current?.status})`);
     }
     return Object.assign(new ApprovalEntity(), approval, {
       status: DECIDED[decision],

@@ -1,7 +1,9 @@
-import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { NextFunction, Request, Response } from 'express';
+import { DomainError } from '../common/domain-error.js';
 import { Settings } from '../config/settings.js';
+import { errorResponse } from '../errors/error-response.js';
 import { HealthController } from '../observability/health.controller.js';
 import { ApiKeys, Caller, LOCAL_OWNER } from './api-keys.js';
 
@@ -12,10 +14,10 @@ export interface AuthenticatedRequest extends Request {
 }
 
 /** 401 with a challenge; the message says what was wrong, never which keys exist. */
-function unauthorized(req: Request, res: Response): UnauthorizedException {
+function unauthorized(req: Request, res: Response): DomainError {
   res.setHeader('WWW-Authenticate', 'Bearer');
   const message = req.headers.authorization ? 'the API key is not valid' : 'send an API key as "Authorization: Bearer <key>"';
-  return new UnauthorizedException({ statusCode: 401, code: 'unauthorized', message });
+  return new DomainError('unauthorized', message);
 }
 
 /**
@@ -61,6 +63,6 @@ export class ApiKeyGuard implements CanActivate {
 export function requireApiKey(keys: ApiKeys) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (keys.open || keys.authenticate(req.headers.authorization)) return next();
-    res.status(401).json(unauthorized(req, res).getResponse());
+    res.status(401).json(errorResponse(401, 'unauthorized', unauthorized(req, res).message));
   };
 }

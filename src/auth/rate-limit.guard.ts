@@ -1,6 +1,7 @@
-import { ExecutionContext, HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { ExecutionContext, Injectable } from '@nestjs/common';
 import { ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { createHash } from 'node:crypto';
+import { DomainError } from '../common/domain-error.js';
 import { Settings } from '../config/settings.js';
 import { HealthController } from '../observability/health.controller.js';
 import type { AuthenticatedRequest } from './api-key.guard.js';
@@ -30,13 +31,6 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 
   protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
-    throw new HttpException(
-      {
-        statusCode: 429,
-        code: 'rate_limited',
-        message: `more than ${detail.limit} requests a minute; retry after ${detail.timeToBlockExpire} s`,
-      },
-      HttpStatus.TOO_MANY_REQUESTS,
-    );
+    throw new DomainError('rate_limited', `more than ${detail.limit} requests a minute; retry after ${detail.timeToBlockExpire} s`);
   }
 }

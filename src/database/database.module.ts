@@ -1,10 +1,8 @@
 import { Global, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
 import { resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { Settings } from '../config/settings.js';
 import { guardWrites } from '../unit-of-work/write-guard.js';
-import { DatabaseErrorFilter } from './database-error.filter.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { EmbeddedDatabase } from './embedded-postgres.js';
 
@@ -52,7 +50,6 @@ export class Database implements OnApplicationShutdown {
   providers: [
     { provide: Database, useFactory: (settings: Settings) => Database.open(settings), inject: [Settings] },
     { provide: DataSource, useFactory: (db: Database) => db.dataSource, inject: [Database] },
-    { provide: APP_FILTER, useClass: DatabaseErrorFilter },
   ],
   exports: [DataSource],
 })

@@ -1,4 +1,4 @@
-import { AgentSwitchEntity } from '../agents/agent-switch.entity.js';
+import { AgentSwitchEntity } from '../sessions/agent-switch.entity.js';
 import { ApprovalEntity } from '../approvals/approval.entity.js';
 import { MessageEntity } from '../messages/message.entity.js';
 import { TurnEntity } from '../turns/turn.entity.js';

@@ -2,7 +2,8 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 import type { Relation } from 'typeorm';
 import type { ProviderState } from '../llm/llm-provider.js';
 import { SessionEntity } from '../sessions/session.entity.js';
-import { TurnEntity } from '../turns/turn.entity.js';
+// Named, not imported: `turns` sits above this module (a turn writes these rows), so only the type is referenced.
+import type { TurnEntity } from '../turns/turn.entity.js';
 
 /** A tool call as OpenAI stores it: arguments are a JSON string. */
 export interface StoredToolCall {
@@ -39,7 +40,7 @@ export class MessageEntity {
   @Column({ name: 'turn_id', type: 'uuid', nullable: true })
   turnId: string | null;
 
-  @ManyToOne(() => TurnEntity, { onDelete: 'SET NULL' })
+  @ManyToOne('TurnEntity', { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'turn_id' })
   turn?: Relation<TurnEntity>;
 

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
 import { Owner } from '../auth/owner.decorator.js';
-import { SessionIdPipe } from '../sessions/sessions.controller.js';
+import { SessionIdPipe } from '../common/uuid-param.pipe.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { ListMessagesQuery, MessagePage } from './message.dto.js';
 import { MessagesService } from './messages.service.js';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { LlmToolCall } from '../llm/llm-provider.js';
+import { sessionWrites } from '../sessions/session-writes.js';
 import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { HistoryEntry, MessageEntity, StoredToolCall } from './message.entity.js';
 import { MessagePage, MessageView } from './message.dto.js';
@@ -67,10 +68,7 @@ export class MessagesService {
                                                 tool_call_id varchar, agent varchar, status varchar, metadata jsonb)
          ORDER BY x.ord
          RETURNING id, seq, created_at),
-       counted AS (
-         UPDATE sessions SET message_count = message_count + $3, last_activity_at = now(), updated_at = now(),
-                             title = COALESCE(title, $4)
-         WHERE id = $1)
+       counted AS (${sessionWrites.countMessages({ session: '$1', count: '$3', title: '$4' })})
        SELECT id, seq, created_at FROM inserted ORDER BY seq`,
       [sessionId, JSON.stringify(rows), rows.length, title ?? null],
     );

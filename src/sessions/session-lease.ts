@@ -36,8 +36,18 @@ export class SessionLease implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.timer);
   }
 
-  /** SQL fragment: the session is free (no turn, or its lease expired). */
-  static readonly FREE = '(s.active_turn_id IS NULL OR s.lease_expires_at < now())';
+  /**
+   * Locks the session row while no turn holds its lease, in the current micro-transaction; returns
+   * its agent, or undefined when a turn runs. Orders work on an idle session against a turn starting.
+   */
+  async lockIfFree(sessionId: string): Promise<{ agent: string } | undefined> {
+    const [free]: Array<{ agent: string }> = await this.txHost.tx.query(
+      `SELECT s.current_agent AS agent FROM sessions s
+       WHERE s.id = $1 AND (s.active_turn_id IS NULL OR s.lease_expires_at < now()) FOR UPDATE`,
+      [sessionId],
+    );
+    return free;
+  }
 
   get seconds(): number {
     return this.settings.SESSION_LEASE_SECONDS;

@@ -1,15 +1,11 @@
-import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { AgentCatalog } from '../agents/agent-catalog.js';
 import { Owner } from '../auth/owner.decorator.js';
 import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
+import { SessionIdPipe } from '../common/uuid-param.pipe.js';
 import { CreateSessionDto, ListSessionsQuery, SessionPage, SessionView, UpdateSessionDto } from './session.dto.js';
 import { SessionsService } from './sessions.service.js';
-
-export const SessionIdPipe = new ParseUUIDPipe({
-  version: '4',
-  exceptionFactory: () => new BadRequestException({ statusCode: 400, code: 'bad_session_id', message: 'id must be a UUID' }),
-});
 
 const NOT_FOUND = 'No such session for this owner, or deleted';
 
@@ -26,14 +22,7 @@ export class SessionsController {
   @ApiCreatedResponse({ type: SessionView })
   @ApiErrorResponses({ 400: 'Invalid body, or an unknown agent', 503: DATABASE_UNAVAILABLE })
   create(@Owner() owner: string, @Body() body: CreateSessionDto): Promise<SessionView> {
-    const agent = body.agentType ?? this.agents.defaultAgent().type;
-    if (!this.agents.has(agent)) {
-      const known = this.agents
-        .list()
-        .map((a) => a.type)
-        .join(', ');
-      throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
-    }
+    const agent = this.agents.known(body.agentType ?? this.agents.defaultAgent().type);
     return this.sessions.create(owner, { title: body.title, agent });
   }
 

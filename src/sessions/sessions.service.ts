@@ -1,19 +1,16 @@
-import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../common/domain-error.js';
 import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { SessionPage, SessionView } from './session.dto.js';
 
 const TITLE_FROM_MESSAGE = 80;
 
-export function sessionNotFound(id: string): NotFoundException {
-  return new NotFoundException({ statusCode: 404, code: 'session_not_found', message: `session ${id} not found` });
+export function sessionNotFound(id: string): DomainError {
+  return new DomainError('session_not_found', `session ${id} not found`);
 }
 
-export function sessionBusy(id: string): ConflictException {
-  return new ConflictException({
-    statusCode: 409,
-    code: 'session_busy',
-    message: `session ${id} is running a turn; wait for its done event or cancel it`,
-  });
+export function sessionBusy(id: string): DomainError {
+  return new DomainError('session_busy', `session ${id} is running a turn; wait for its done event or cancel it`);
 }
 
 interface SessionRow {
@@ -96,7 +93,7 @@ export class SessionsService {
     try {
       return await this.get(owner, id);
     } catch (error) {
-      if (!(error instanceof NotFoundException)) throw error;
+      if (!(error instanceof DomainError && error.code === 'session_not_found')) throw error;
     }
     await this.txHost.statement('create_session', () =>
       this.txHost.tx.query(`INSERT INTO sessions (id, owner, current_agent) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [
@@ -120,8 +117,7 @@ export class SessionsService {
   /** Newest activity first, by keyset: a page never repeats or skips a session that did not move. */
   async list(owner: string, limit = 20, cursor?: string): Promise<SessionPage> {
     const after = cursor ? decodeCursor(cursor) : undefined;
-    if (cursor && !after)
-      throw new BadRequestException({ statusCode: 400, code: 'bad_cursor', message: 'cursor is not a cursor returned by this API' });
+    if (cursor && !after) throw new DomainError('bad_cursor', 'cursor is not a cursor returned by this API');
     const params: unknown[] = [owner, limit + 1];
     let where = 's.owner = $1 AND s.deleted_at IS NULL';
     if (after) {

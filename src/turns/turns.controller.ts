@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Observable } from 'rxjs';
@@ -6,13 +6,12 @@ import { DecideApprovalDto } from '../approvals/approval.dto.js';
 import { Owner } from '../auth/owner.decorator.js';
 import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
 import { Settings } from '../config/settings.js';
-import { SessionIdPipe } from '../sessions/sessions.controller.js';
+import { ApprovalIdPipe, SessionIdPipe } from '../common/uuid-param.pipe.js';
 import { CancelResult, PostMessageDto, ToolResultDto } from '../messages/message.dto.js';
 import { writeEventStream } from './protocol/sse-response.js';
 import { ApiTurnStream } from './turn-event.schema.js';
 import { TurnRunner } from './turn-runner.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NOT_FOUND = 'No such session for this owner, or deleted';
 const BUSY = 'Another turn of the session is running (`session_busy`)';
 const UNAVAILABLE = `${DATABASE_UNAVAILABLE}, or the service is stopping (\`shutting_down\`)`;
@@ -76,12 +75,10 @@ export class TurnsController {
   async decide(
     @Owner() owner: string,
     @Param('id', SessionIdPipe) id: string,
-    @Param('approvalId') approvalId: string,
+    @Param('approvalId', ApprovalIdPipe) approvalId: string,
     @Body() body: DecideApprovalDto,
     @Res() res: Response,
   ): Promise<Observable<null>> {
-    if (!UUID.test(approvalId))
-      throw new BadRequestException({ statusCode: 400, code: 'bad_approval_id', message: 'approvalId must be a UUID' });
     return writeEventStream(await this.turns.startDecision(owner, id, approvalId, body), res, this.settings.SSE_PING_SECONDS);
   }
 

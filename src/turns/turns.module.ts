@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { AgentsModule } from '../agents/agents.module.js';
 import { ApprovalsModule } from '../approvals/approvals.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
@@ -19,9 +20,9 @@ import { TurnRecovery } from './turn-recovery.js';
 import { TurnRunner } from './turn-runner.js';
 import { TurnsController } from './turns.controller.js';
 
-/** Turns: the routes that answer SSE, the runner and its steps (the agent loop), and recovery of dead turns. */
+/** Turns: the routes that answer SSE, the runner and its steps (the agent loop), and recovery of dead turns. Owns `turns`. */
 @Module({
-  imports: [SessionsModule, ApprovalsModule, MessagesModule],
+  imports: [AgentsModule, SessionsModule, MessagesModule, ApprovalsModule],
   controllers: [TurnsController],
   providers: [
     TurnRunner,

@@ -1,10 +1,16 @@
+import type { ErrorCode } from '../../common/error-codes.js';
 import { LLM_ERROR_CODES } from '../../llm/llm-errors.js';
 import type { MessageView } from '../../messages/message.dto.js';
 
 export type DoneStatus = 'completed' | 'awaiting_tool_result' | 'awaiting_approval' | 'cancelled' | 'interrupted' | 'failed';
 
-/** The closed list of codes a stream's `error` event may carry. */
-export const STREAM_ERROR_CODES = [...LLM_ERROR_CODES, 'step_limit', 'database_unavailable', 'internal_error'] as const;
+/** The codes a stream's `error` event may carry: a part of the service's one list (`common/error-codes.ts`). */
+export const STREAM_ERROR_CODES = [
+  ...LLM_ERROR_CODES,
+  'step_limit',
+  'database_unavailable',
+  'internal_error',
+] as const satisfies readonly ErrorCode[];
 export type StreamErrorCode = (typeof STREAM_ERROR_CODES)[number];
 
 export function isStreamErrorCode(code: string): code is StreamErrorCode {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AgentSwitch, AgentSwitches } from '../../agents/agent-switches.js';
+import { AgentSwitch, AgentSwitches } from '../../sessions/agent-switches.js';
 import { events } from '../protocol/events.js';
 import type { Turn } from '../turn.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';

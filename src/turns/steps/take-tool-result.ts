@@ -1,4 +1,5 @@
-import { ConflictException, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../../common/domain-error.js';
 import { ApprovalExpiry } from '../../approvals/approval-expiry.js';
 import type { MessageEntity } from '../../messages/message.entity.js';
 import { MessagesService } from '../../messages/messages.service.js';
@@ -40,11 +41,7 @@ export class TakeToolResult {
     } catch (error) {
       await this.lifetime.finish(turn, 'failed', 'tool result refused');
       if (isUniqueViolation(error)) {
-        throw new ConflictException({
-          statusCode: 409,
-          code: 'tool_result_exists',
-          message: `tool call ${input.toolCallId} already has a result`,
-        });
+        throw new DomainError('tool_result_exists', `tool call ${input.toolCallId} already has a result`);
       }
       throw error;
     }

@@ -5,6 +5,7 @@ import type { Counter, Gauge, Histogram } from 'prom-client';
 import { Observable } from 'rxjs';
 import { Settings } from '../../config/settings.js';
 import { SessionLease } from '../../sessions/session-lease.js';
+import { sessionWrites } from '../../sessions/session-writes.js';
 import { events } from '../protocol/events.js';
 import type { DoneStatus, TurnEvent } from '../protocol/turn-event.js';
 import type { Kickoff, StopReason, Turn } from '../turn.js';
@@ -64,7 +65,7 @@ export class TurnLifetime implements BeforeApplicationShutdown {
       await this.txHost.tx.query(
         `WITH finished AS (
            UPDATE turns SET status = $3, prompt_tokens = $4, completion_tokens = $5, error = $6, finished_at = now() WHERE id = $2)
-         UPDATE sessions SET active_turn_id = NULL, lease_expires_at = NULL, last_activity_at = now() WHERE id = $1 AND active_turn_id = $2`,
+         ${sessionWrites.releaseLease({ session: '$1', turn: '$2' })}`,
         [turn.sessionId, turn.id, status, turn.usage.input || null, turn.usage.output || null, error ?? null],
       );
     });

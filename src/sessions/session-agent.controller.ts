@@ -1,11 +1,11 @@
-import { BadRequestException, Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, Param, Put } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { Owner } from '../auth/owner.decorator.js';
 import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
-import { SessionIdPipe } from '../sessions/sessions.controller.js';
-import { SessionsService } from '../sessions/sessions.service.js';
-import { AgentCatalog } from './agent-catalog.js';
+import { SessionIdPipe } from '../common/uuid-param.pipe.js';
+import { SessionsService } from './sessions.service.js';
+import { AgentCatalog } from '../agents/agent-catalog.js';
 import { AgentSwitches } from './agent-switches.js';
 
 export class SwitchAgentDto {
@@ -67,13 +67,7 @@ export class SessionAgentController {
     503: DATABASE_UNAVAILABLE,
   })
   async switch(@Owner() owner: string, @Param('id', SessionIdPipe) id: string, @Body() body: SwitchAgentDto): Promise<SessionAgentView> {
-    if (!this.catalog.has(body.agentType)) {
-      const known = this.catalog
-        .list()
-        .map((a) => a.type)
-        .join(', ');
-      throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
-    }
+    this.catalog.known(body.agentType);
     await this.sessions.get(owner, id);
     await this.switches.switchByHand(owner, id, body.agentType, body.reason);
     return this.get(owner, id);

@@ -1,4 +1,5 @@
-import { ArgumentMetadata, BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
+import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
+import { DomainError } from './domain-error.js';
 
 /** Deeper JSON than any request needs; class-transformer would overflow the stack on ~10,000 levels. */
 export const MAX_INPUT_DEPTH = 32;
@@ -43,7 +44,7 @@ export class SafeInputPipe implements PipeTransform {
     if (metadata.type === 'custom') return value;
     const name = metadata.type === 'body' ? '' : (metadata.data ?? '');
     const problem = findProblem(value, name, name, 0);
-    if (problem) throw new BadRequestException({ statusCode: 400, code: 'invalid_input', message: problem });
+    if (problem) throw new DomainError('invalid_input', problem);
     return value;
   }
 }

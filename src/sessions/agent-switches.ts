@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
-import { sessionBusy, sessionNotFound } from '../sessions/sessions.service.js';
+import { sessionBusy, sessionNotFound } from './sessions.service.js';
 import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { AgentSwitchEntity } from './agent-switch.entity.js';
 

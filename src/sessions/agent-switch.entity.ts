@@ -1,7 +1,8 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
-import { SessionEntity } from '../sessions/session.entity.js';
-import { TurnEntity } from '../turns/turn.entity.js';
+import { SessionEntity } from './session.entity.js';
+// Named, not imported: `turns` sits above this module (a turn writes these rows), so only the type is referenced.
+import type { TurnEntity } from '../turns/turn.entity.js';
 
 /** A hand-over from one agent to another, by routing, by `switch_mode` or by hand. */
 @Entity('agent_switches')
@@ -20,7 +21,7 @@ export class AgentSwitchEntity {
   @Column({ name: 'turn_id', type: 'uuid', nullable: true })
   turnId: string | null;
 
-  @ManyToOne(() => TurnEntity, { onDelete: 'SET NULL' })
+  @ManyToOne('TurnEntity', { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'turn_id' })
   turn?: Relation<TurnEntity>;
 
