@@ -1,6 +1,9 @@
 import { expect } from 'expect';
 import { after, before, describe, it } from 'node:test';
 import { ApprovalExpiry, NOT_RUN_EXPIRED } from '../src/approvals/approval-expiry.js';
+import type { ApprovalEntity } from '../src/approvals/approval.entity.js';
+import { ApprovalsService } from '../src/approvals/approvals.service.js';
+import { TransactionHost } from '../src/unit-of-work/transaction-host.js';
 import { startApp, TestApp } from './support/app.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
 import { OpenAiStub, StubReply } from './support/openai-stub.js';
@@ -258,6 +261,8 @@ describe('approvals of risky tool calls', () => {
       decide(id, approvalId, { decision: 'reject', feedback: 'no' }),
     ]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+    // The loser is refused by the lease (its turn could not start) or by the decision itself.
+    expect(['session_busy', 'approval_decided']).toContain(results.find((r) => r.status === 409)!.json.code);
     const winner = results.find((r) => r.status === 200)!;
     expect(['awaiting_tool_result', 'completed']).toContain(doneOf(winner).status);
     const [approval] = (await approvals(id)).body.items;
@@ -268,6 +273,33 @@ describe('approvals of risky tool calls', () => {
       [id],
     );
     expect(n).toBe(1);
+  });
+
+  it('lets exactly one of two decisions win when both got past the lease, in concurrent micro-transactions', async () => {
+    const { id, approvalId } = await held();
+    const host = t.app.get(TransactionHost);
+    const service = t.app.get(ApprovalsService);
+    const approval = await service.get(id, approvalId);
+    // Both transactions hold a connection and are past any read before either decides.
+    let arrive!: () => void;
+    let arrived = 0;
+    const bothIn = new Promise<void>((resolve) => (arrive = resolve));
+    const decideAfterBarrier = (decision: 'approve' | 'reject') =>
+      host.run('approval_race', () =>
+        host.transaction('update_approval', async () => {
+          await host.tx.query('SELECT 1');
+          if (++arrived === 2) arrive();
+          await bothIn;
+          return service.decide(approval, decision, { feedback: decision === 'reject' ? 'no' : undefined });
+        }),
+      );
+    const outcomes = await Promise.allSettled([decideAfterBarrier('approve'), decideAfterBarrier('reject')]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const loser = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')!;
+    expect((loser.reason as { getResponse(): { code: string } }).getResponse().code).toBe('approval_decided');
+    const winner = outcomes.find((o): o is PromiseFulfilledResult<ApprovalEntity> => o.status === 'fulfilled')!;
+    const [row] = await query(t.databaseUrl, `SELECT status FROM approvals WHERE id = $1`, [approvalId]);
+    expect(row.status).toBe(winner.value.status);
   });
 
   it('answers 410 to a decision on an expired approval', async () => {

@@ -49,33 +49,43 @@ describe('the stream-scoped Unit of Work', () => {
     expect(stored).toEqual(['user', 'assistant']);
   });
 
-  it('runs 40 concurrent streams on a pool of 2 without holding a connection while tokens flow', async () => {
-    stub.reply({ text: 'one two three four five six seven eight nine ten', delayMs: 30 });
-    const ids = await Promise.all(Array.from({ length: 40 }, () => createSession(t.baseUrl)));
-    // A micro-transaction lasts milliseconds; one held across the LLM's answer (300 ms) would show here.
-    const samples: Array<{ total: number; heldInTransaction: number }> = [];
+  it('streams 40 turns at once on a pool of 2: no connection is held while the LLM answers', async () => {
+    const streams = 40;
+    const ids = await Promise.all(Array.from({ length: streams }, () => createSession(t.baseUrl)));
+    const before = stub.requests.length;
+    // Every LLM answer stops after its first token until all 40 are open at once. A turn that held one
+    // of the 2 pooled connections through its LLM call would keep the others from ever reaching the LLM.
+    let open!: () => void;
+    const allOpen = new Promise<void>((resolve) => (open = resolve));
+    const giveUp = setTimeout(open, 10_000);
+    let openAtOnce = 0;
+    stub.respond(() => {
+      openAtOnce = stub.requests.length - before;
+      if (openAtOnce === streams) open();
+      return { text: 'one two three four five', pause: { chunks: 1, until: allOpen } };
+    });
+    const samples: Array<{ heldInTransaction: number }> = [];
     let streaming = true;
     const sampler = (async () => {
       while (streaming) {
         const [row] = await query(
           t.databaseUrl,
-          `SELECT count(*)::int AS total,
-                  count(*) FILTER (WHERE state = 'idle in transaction' AND now() - state_change > interval '100 ms')::int AS "heldInTransaction"
+          `SELECT count(*) FILTER (WHERE state = 'idle in transaction' AND now() - state_change > interval '1 second')::int AS "heldInTransaction"
            FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'agent-runtime'`,
         );
-        samples.push(row as { total: number; heldInTransaction: number });
+        samples.push(row as { heldInTransaction: number });
         await sleep(20);
       }
     })();
-    const results = await Promise.all(ids.map((id) => postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'count to ten' })));
+    const results = await Promise.all(ids.map((id) => postStream(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'count' })));
     streaming = false;
+    clearTimeout(giveUp);
     await sampler;
 
+    expect(openAtOnce).toBe(streams);
     expect(results.map((r) => doneOf(r)?.status)).toEqual(ids.map(() => 'completed'));
     const [count] = await query(t.databaseUrl, `SELECT count(*)::int AS n FROM messages WHERE session_id = ANY($1::uuid[])`, [ids]);
-    expect(count.n).toBe(80);
-    expect(samples.length).toBeGreaterThan(5);
-    expect(Math.max(...samples.map((s) => s.total))).toBeLessThanOrEqual(2);
+    expect(count.n).toBe(2 * streams);
     expect(Math.max(...samples.map((s) => s.heldInTransaction))).toBe(0);
   });
 

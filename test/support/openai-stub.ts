@@ -12,6 +12,8 @@ export interface StubReply {
   status?: number;
   /** Destroy the connection after this many chunks. */
   breakAfter?: number;
+  /** Hold the stream after `chunks` chunks (0: before the status line) until `until` settles. */
+  pause?: { chunks: number; until: Promise<unknown> };
   usage?: { prompt: number; completion: number };
 }
 
@@ -85,6 +87,8 @@ export class OpenAiStub {
       return;
     }
     const reply = this.script(recorded, index);
+    if (reply.pause?.chunks === 0) await reply.pause.until;
+    if (res.destroyed) return;
     if (reply.status) {
       res.writeHead(reply.status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: { message: `stub error ${reply.status}`, type: 'server_error' } }));
@@ -99,6 +103,7 @@ export class OpenAiStub {
     const words = typeof reply.text === 'string' ? reply.text.split(/(?<=\s)/) : (reply.text ?? []);
     let sent = 0;
     for (const word of words) {
+      if (reply.pause && reply.pause.chunks > 0 && sent === reply.pause.chunks) await reply.pause.until;
       if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
       if (res.destroyed) return;
       if (reply.breakAfter !== undefined && sent >= reply.breakAfter) {
