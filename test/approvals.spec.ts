@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ApprovalExpiry, NOT_RUN_EXPIRED } from '../src/approvals/approval-expiry.js';
 import type { ApprovalEntity } from '../src/approvals/approval.entity.js';
 import { ApprovalsService } from '../src/approvals/approvals.service.js';
+import { DomainError } from '../src/common/domain-error.js';
 import { TransactionHost } from '../src/unit-of-work/transaction-host.js';
 import { startApp, TestApp } from './support/app.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
@@ -296,7 +297,7 @@ describe('approvals of risky tool calls', () => {
     const outcomes = await Promise.allSettled([decideAfterBarrier('approve'), decideAfterBarrier('reject')]);
     expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
     const loser = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')!;
-    expect((loser.reason as { getResponse(): { code: string } }).getResponse().code).toBe('approval_decided');
+    expect((loser.reason as DomainError).code).toBe('approval_decided');
     const winner = outcomes.find((o): o is PromiseFulfilledResult<ApprovalEntity> => o.status === 'fulfilled')!;
     const [row] = await query(t.databaseUrl, `SELECT status FROM approvals WHERE id = $1`, [approvalId]);
     expect(row.status).toBe(winner.value.status);

@@ -89,6 +89,34 @@ describe('the stream-scoped Unit of Work', () => {
     expect(Math.max(...samples.map((s) => s.heldInTransaction))).toBe(0);
   });
 
+  it('sends each message event only once its row is committed (a reader on another connection already sees it)', async () => {
+    stub.reply({ text: 'Let me look.', toolCalls: [{ name: 'read_file', arguments: { path: 'README.md' } }] });
+    const id = await createSession(t.baseUrl);
+    const seen: Array<Promise<{ id: string; visible: boolean }>> = [];
+    const result = await postStream(
+      `${t.baseUrl}/v1/sessions/${id}/messages`,
+      { content: 'Read the README' },
+      {
+        stopWhen: (e) => {
+          if (e.event === 'message') {
+            const messageId: string = e.data.message.id;
+            seen.push(
+              query(t.databaseUrl, `SELECT 1 FROM messages WHERE id = $1`, [messageId]).then((r) => ({
+                id: messageId,
+                visible: r.length === 1,
+              })),
+            );
+          }
+          return false;
+        },
+      },
+    );
+    expect(doneOf(result).status).toBe('awaiting_tool_result');
+    const checks = await Promise.all(seen);
+    expect(checks).toHaveLength(2);
+    expect(checks.filter((c) => !c.visible)).toEqual([]);
+  });
+
   it('answers error then done{failed} when the LLM stream breaks, with no complete assistant row', async () => {
     stub.reply({ text: 'This answer will break off in the middle of', breakAfter: 3, delayMs: 10 });
     const id = await createSession(t.baseUrl);
