@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { Settings } from '../config/settings.js';
+import { DatabaseActivity, databaseActivityGauges } from './database-activity.js';
 import { DatabaseErrorFilter } from './database-error.filter.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { EmbeddedDatabase } from './embedded-postgres.js';
@@ -50,6 +51,8 @@ export class Database implements OnApplicationShutdown {
     { provide: Database, useFactory: (settings: Settings) => Database.open(settings), inject: [Settings] },
     { provide: DataSource, useFactory: (db: Database) => db.dataSource, inject: [Database] },
     { provide: APP_FILTER, useClass: DatabaseErrorFilter },
+    ...databaseActivityGauges,
+    DatabaseActivity,
   ],
   exports: [DataSource],
 })
