@@ -14,6 +14,7 @@ import { startApp, TestApp } from './support/app.js';
 const MONITORING = fileURLToPath(new URL('../../monitoring/', import.meta.url));
 const ALERTS_FILE = join(MONITORING, 'prometheus/alerts.yml');
 const ALERT_TESTS_FILE = join(MONITORING, 'prometheus/alerts.test.yml');
+const RUNBOOK_FILE = fileURLToPath(new URL('../../docs/runbook.md', import.meta.url));
 const PROMETHEUS_FILE = join(MONITORING, 'prometheus/prometheus.yml');
 const DATASOURCES_DIR = join(MONITORING, 'grafana/provisioning/datasources');
 const DASHBOARDS_DIR = join(MONITORING, 'grafana/dashboards');
@@ -385,6 +386,15 @@ describe('monitoring: Prometheus and Grafana files', () => {
       expect({ context, runbook: rule.annotations.runbook }).toEqual({ context, runbook: `docs/runbook.md#${rule.alert.toLowerCase()}` });
       expect({ context, metrics: metricNames(rule.expr).length > 0 }).toEqual({ context, metrics: true });
     }
+  });
+
+  it('docs/runbook.md has a section for every alert', () => {
+    const headings = new Set([...readFileSync(RUNBOOK_FILE, 'utf8').matchAll(/^## (\w+)$/gm)].map((m) => m[1].toLowerCase()));
+    expect(
+      alertRules()
+        .filter((rule) => !headings.has(rule.alert.toLowerCase()))
+        .map((rule) => rule.alert),
+    ).toEqual([]);
   });
 
   it('alerts.test.yml makes every alert fire and checks that each stays quiet', () => {
