@@ -10,6 +10,7 @@ import { LlmModule } from './llm/llm.module.js';
 import { MessagesModule } from './messages/messages.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
+import { TurnsModule } from './turns/turns.module.js';
 import { UnitOfWorkModule } from './unit-of-work/unit-of-work.module.js';
 
 @Module({})
@@ -29,6 +30,7 @@ export class AppModule {
         AgentsModule,
         ApprovalsModule,
         MessagesModule,
+        TurnsModule,
       ],
     };
   }

@@ -31,7 +31,7 @@ function toolNames(request: RecordedRequest): string[] {
 }
 
 /** Tool messages as the stream announced them. */
-function toolMessages(result: StreamResult): Array<{ toolCallId: string; content: string }> {
+function toolMessages(result: StreamResult): Array<{ toolCallId?: string; content: string | null }> {
   return eventsOf(result, 'message')
     .map((e) => e.data.message)
     .filter((m) => m.role === 'tool');
@@ -268,7 +268,7 @@ describe('agents and tools over a real turn', () => {
       'message',
       'done',
     ]);
-    expect(result.events[0].data.agent).toBe('orchestrator');
+    expect(eventsOf(result, 'turn')[0].data.agent).toBe('orchestrator');
     expect(eventsOf(result, 'agent_switched')[0].data).toEqual({ from: 'orchestrator', to: 'architect', reason: 'It is a design task.' });
     const requests = stub.requests.slice(before);
     expect(requests.map((r) => r.body.tools === undefined)).toEqual([true, false]);
@@ -381,7 +381,7 @@ describe('agents and tools over a real turn', () => {
     expect(busy.status).toBe(409);
     expect(((await busy.json()) as { code: string }).code).toBe('session_busy');
     const finished = await running;
-    expect(finished.events[0].data.agent).toBe('ask');
+    expect(eventsOf(finished, 'turn')[0].data.agent).toBe('ask');
     expect(doneOf(finished).status).toBe('completed');
     expect(toolNames(stub.requests.at(-1)!)).toEqual(askAgent.tools);
 

@@ -2,7 +2,7 @@ import { expect } from 'expect';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { universalAgent } from '../src/agents/definitions/universal.js';
-import { estimateTokens } from '../src/messages/llm-context.js';
+import { estimateTokens } from '../src/turns/llm-context.js';
 import { startApp, TestApp } from './support/app.js';
 import { afterTokens, api, createSession, streamInBackground } from './support/conversation.js';
 import { query } from './support/database.js';
@@ -307,7 +307,7 @@ describe('conversations: sessions, history, stream format, limits', () => {
         data: { turnId: expect.stringMatching(UUID), sessionId: id, agent: 'universal' },
       });
       expect(result.events[result.events.length - 1].event).toBe('done');
-      expect(doneOf(result).turnId).toBe(result.events[0].data.turnId);
+      expect(doneOf(result).turnId).toBe(eventsOf(result, 'turn')[0].data.turnId);
       expect(
         eventsOf(result, 'token')
           .map((e) => e.data.delta)

@@ -51,7 +51,9 @@ describe('foundation', () => {
     const missing = await request(t.baseUrl).get('/nowhere').expect(404);
     expect(missing.body.statusCode).toBe(404);
     const bad = await request(t.baseUrl).post('/health/live').set('Content-Type', 'application/json').send('{"oops":');
-    expect(bad.status).toBeLessThan(500);
+    expect(bad.status).toBe(400);
+    expect(bad.headers['content-type']).toMatch(/^application\/json/);
+    expect(bad.body.statusCode).toBe(400);
     expect(bad.text).not.toMatch(/at .*\.js:\d+/);
   });
 

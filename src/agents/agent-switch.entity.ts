@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { SessionEntity } from '../sessions/session.entity.js';
-import { TurnEntity } from '../messages/turn.entity.js';
+import { TurnEntity } from '../turns/turn.entity.js';
 
 /** A hand-over from one agent to another, by routing, by `switch_mode` or by hand. */
 @Entity('agent_switches')

@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { SessionEntity } from '../sessions/session.entity.js';
-import { TurnEntity } from './turn.entity.js';
+import { TurnEntity } from '../turns/turn.entity.js';
 
 /** A tool call as OpenAI stores it: arguments are a JSON string. */
 export interface StoredToolCall {
@@ -9,6 +9,9 @@ export interface StoredToolCall {
   type: 'function';
   function: { name: string; arguments: string };
 }
+
+/** What the LLM's context is built from: the columns of a message it needs. */
+export type HistoryEntry = Pick<MessageEntity, 'role' | 'content' | 'toolCalls' | 'toolCallId'>;
 
 /** One entry of the history. Append-only: turns insert rows and never rewrite them. */
 @Entity('messages')

@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import type { LlmToolCall } from '../llm/llm-provider.js';
-import type { HistoryEntry } from './llm-context.js';
-import { MessageEntity, StoredToolCall } from './message.entity.js';
+import { HistoryEntry, MessageEntity, StoredToolCall } from './message.entity.js';
 import { MessagePage, MessageView } from './message.dto.js';
 
 export type NewMessage = Pick<MessageEntity, 'role' | 'content'> &

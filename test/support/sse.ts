@@ -1,11 +1,12 @@
 import { createParser } from 'eventsource-parser';
+import type { TurnEventData, TurnEventType } from '../../src/turns/protocol/turn-event.js';
 
-export interface SseEvent {
-  id?: string;
-  event: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  data: any;
-}
+/** A value as it arrives in JSON: dates are ISO strings. */
+type Json<T> = T extends Date ? string : T extends Array<infer U> ? Json<U>[] : T extends object ? { [K in keyof T]: Json<T[K]> } : T;
+
+/** One parsed event, typed by the service's own `TurnEvent` union. */
+export type SseEvent = { [K in TurnEventType]: { id?: string; event: K; data: Json<TurnEventData<K>> } }[TurnEventType];
+export type SseEventOf<K extends TurnEventType> = Extract<SseEvent, { event: K }>;
 
 export interface StreamResult {
   status: number;
@@ -47,7 +48,7 @@ export async function postStream(
   let stop = false;
   const parser = createParser({
     onEvent: (message) => {
-      const event = { id: message.id, event: message.event ?? 'message', data: JSON.parse(message.data) };
+      const event = { id: message.id, event: message.event ?? 'message', data: JSON.parse(message.data) } as SseEvent;
       events.push(event);
       if (options.stopWhen?.(event, events)) stop = true;
     },
@@ -67,12 +68,15 @@ export async function postStream(
   return { status: res.status, headers: res.headers, events };
 }
 
-export function eventsOf(result: StreamResult, name: string): SseEvent[] {
-  return result.events.filter((e) => e.event === name);
+export function eventsOf<K extends TurnEventType>(result: StreamResult, name: K): SseEventOf<K>[] {
+  return result.events.filter((e): e is SseEventOf<K> => e.event === name);
 }
 
-export function doneOf(result: StreamResult): SseEvent['data'] {
-  return result.events.find((e) => e.event === 'done')?.data;
+/** The `done` event's data; a stream without one fails the test. */
+export function doneOf(result: StreamResult): SseEventOf<'done'>['data'] {
+  const done = eventsOf(result, 'done')[0];
+  if (!done) throw new Error(`the stream ended without done (${result.status}, events: ${result.events.map((e) => e.event).join(', ')})`);
+  return done.data;
 }
 
 /** Polls until `check` returns a truthy value (for effects that land after a response). */

@@ -1,6 +1,21 @@
-import type { MessageView } from './message.dto.js';
+import type { MessageView } from '../../messages/message.dto.js';
 
 export type DoneStatus = 'completed' | 'awaiting_tool_result' | 'awaiting_approval' | 'cancelled' | 'interrupted' | 'failed';
+
+/** The closed list of codes a stream's `error` event may carry. */
+export const STREAM_ERROR_CODES = [
+  'llm_error',
+  'llm_timeout',
+  'llm_unavailable',
+  'step_limit',
+  'database_unavailable',
+  'internal_error',
+] as const;
+export type StreamErrorCode = (typeof STREAM_ERROR_CODES)[number];
+
+export function isStreamErrorCode(code: string): code is StreamErrorCode {
+  return (STREAM_ERROR_CODES as readonly string[]).includes(code);
+}
 
 export interface Usage {
   promptTokens: number;
@@ -8,16 +23,20 @@ export interface Usage {
   totalTokens: number;
 }
 
-/** The events of a turn's stream, in the design's names and shapes. */
+/** The events of a turn's stream, in the design's names and shapes (dates go out as ISO strings). */
 export type TurnEvent =
   | { type: 'turn'; data: { turnId: string; sessionId: string; agent: string } }
   | { type: 'agent_switched'; data: { from: string; to: string; reason: string } }
   | { type: 'token'; data: { delta: string } }
+  | { type: 'reasoning'; data: { delta: string } }
   | { type: 'message'; data: { message: MessageView } }
   | { type: 'tool_call'; data: { toolCallId: string; name: string; arguments: Record<string, unknown> } }
   | {
       type: 'approval_required';
       data: { approvalId: string; toolCallId: string; name: string; arguments: Record<string, unknown>; reason: string; expiresAt: Date };
     }
-  | { type: 'error'; data: { code: string; message: string } }
+  | { type: 'error'; data: { code: StreamErrorCode; message: string } }
   | { type: 'done'; data: { turnId: string; status: DoneStatus; usage?: Usage } };
+
+export type TurnEventType = TurnEvent['type'];
+export type TurnEventData<T extends TurnEventType> = Extract<TurnEvent, { type: T }>['data'];

@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { BadRequestException, Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -14,10 +14,8 @@ import { DecideApprovalDto } from '../approvals/approval.dto.js';
 import { Owner } from '../auth/owner.decorator.js';
 import { Settings } from '../config/settings.js';
 import { SessionIdPipe } from '../sessions/sessions.controller.js';
-import { SessionsService } from '../sessions/sessions.service.js';
-import { writeEventStream } from './event-stream.js';
-import { CancelResult, ListMessagesQuery, MessagePage, PostMessageDto, ToolResultDto } from './message.dto.js';
-import { MessagesService } from './messages.service.js';
+import { CancelResult, PostMessageDto, ToolResultDto } from '../messages/message.dto.js';
+import { writeEventStream } from './protocol/sse-response.js';
 import { TurnRunner } from './turn-runner.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -35,8 +33,6 @@ const STREAM_DOC =
 export class TurnsController {
   constructor(
     private readonly turns: TurnRunner,
-    private readonly messages: MessagesService,
-    private readonly sessions: SessionsService,
     private readonly settings: Settings,
   ) {}
 
@@ -53,18 +49,6 @@ export class TurnsController {
     @Res() res: Response,
   ): Promise<Observable<null>> {
     return writeEventStream(await this.turns.startMessage(owner, id, body), res, this.settings.SSE_PING_SECONDS);
-  }
-
-  @Get('messages')
-  @ApiOkResponse({ type: MessagePage })
-  @ApiNotFoundResponse()
-  async listMessages(
-    @Owner() owner: string,
-    @Param('id', SessionIdPipe) id: string,
-    @Query() query: ListMessagesQuery,
-  ): Promise<MessagePage> {
-    await this.sessions.get(owner, id);
-    return this.messages.page(id, query.limit, query.after);
   }
 
   @Post('tool-results')

@@ -1,5 +1,7 @@
+import { Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { Observable } from 'rxjs';
+import { frameSse, SSE_PING } from './sse-frame.js';
 import type { TurnEvent } from './turn-event.js';
 
 const HEADERS = {
@@ -10,20 +12,21 @@ const HEADERS = {
   'X-Accel-Buffering': 'no',
 };
 
+const logger = new Logger('EventStream');
+
 /**
  * Writes a turn's events to the response as Server-Sent Events, each with an increasing `id:`, with a
  * `: ping` comment every `pingSeconds`. The status line goes out with the first event, so a turn refused
  * before it started answers with a JSON error instead. Writes made in one tick leave in one packet.
  * Completes once the response has ended; unsubscribing (the client left) stops the turn's events.
+ * The events themselves, `done` last, come from the turn's lifetime; this only frames and sends them.
  */
 export function writeEventStream(events$: Observable<TurnEvent>, res: Response, pingSeconds: number): Observable<null> {
   return new Observable<null>((subscriber) => {
     let nextId = 1;
     let corked = false;
     let ping: NodeJS.Timeout | undefined;
-    let turnId = '';
     let finished = false;
-
     const write = (chunk: string) => {
       if (res.writableEnded || res.destroyed) return;
       if (!corked) {
@@ -39,11 +42,10 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response, 
     const send = (event: TurnEvent) => {
       if (!res.headersSent) {
         res.writeHead(200, HEADERS);
-        ping = setInterval(() => write(': ping\n\n'), pingSeconds * 1000);
+        ping = setInterval(() => write(SSE_PING), pingSeconds * 1000);
         ping.unref();
       }
-      if (event.type === 'turn') turnId = event.data.turnId;
-      write(`id: ${nextId++}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
+      write(frameSse(nextId++, event));
     };
     const end = () => {
       finished = true;
@@ -52,18 +54,17 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response, 
       subscriber.next(null);
       subscriber.complete();
     };
-
     const subscription = events$.subscribe({
       next: send,
       error: (error: unknown) => {
         if (!res.headersSent) {
-          // Nothing was sent yet: the exception filters answer with the error's status and JSON.
+          // Nothing was sent yet: the exception filter answers with the error's status and JSON.
           finished = true;
           subscriber.error(error);
           return;
         }
-        send({ type: 'error', data: { code: 'internal_error', message: 'The turn failed unexpectedly.' } });
-        send({ type: 'done', data: { turnId, status: 'failed' } });
+        // The lifetime never fails a started stream (it ends it with `done`); if it did, the bytes stop here.
+        logger.error({ msg: 'turn stream failed after it started', error: (error as Error).message });
         end();
       },
       complete: end,

@@ -1,8 +1,5 @@
 import type { ChatMessage } from '../llm/llm-provider.js';
-import type { MessageEntity } from './message.entity.js';
-
-/** What the LLM's context is built from. */
-export type HistoryEntry = Pick<MessageEntity, 'role' | 'content' | 'toolCalls' | 'toolCallId'>;
+import type { HistoryEntry } from '../messages/message.entity.js';
 
 /** A rough token count (≈ 4 characters a token): good enough to keep a context under budget. */
 export function estimateTokens(message: ChatMessage): number {

@@ -1,0 +1,170 @@
+import {
+  BadRequestException,
+  ConflictException,
+  GoneException,
+  Injectable,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { randomUUID } from 'node:crypto';
+import type { Counter } from 'prom-client';
+import { AgentCatalog } from '../../agents/agent-catalog.js';
+import { ToolCallCheck } from '../../agents/tool-call-check.js';
+import type { ApprovalEntity } from '../../approvals/approval.entity.js';
+import { approvalExpired, ApprovalsService, Decision } from '../../approvals/approvals.service.js';
+import { MessagesService } from '../../messages/messages.service.js';
+import { ShutdownState } from '../../observability/shutdown-state.js';
+import { SessionLease } from '../../sessions/session-lease.js';
+import { sessionBusy, SessionsService } from '../../sessions/sessions.service.js';
+import { isConnectionError } from '../../unit-of-work/transaction-errors.js';
+import { UnitOfWorkContext } from '../../unit-of-work/unit-of-work.context.js';
+import type { Turn, TurnKind } from '../turn.js';
+
+function conflict(code: string, message: string): ConflictException {
+  return new ConflictException({ statusCode: 409, code, message });
+}
+
+/**
+ * Admission: the checks each turn route makes before anything is written (4xx before any stream),
+ * then the session's lease taken and the turn recorded with one conditional statement.
+ */
+@Injectable()
+export class AdmitTurn {
+  constructor(
+    private readonly uowContext: UnitOfWorkContext,
+    private readonly shutdown: ShutdownState,
+    private readonly lease: SessionLease,
+    private readonly sessions: SessionsService,
+    private readonly messages: MessagesService,
+    private readonly approvals: ApprovalsService,
+    private readonly agents: AgentCatalog,
+    private readonly toolCheck: ToolCallCheck,
+    @InjectMetric('session_busy_rejections_total') private readonly busyRejections: Counter<string>,
+  ) {}
+
+  checkMessage(input: { agentType?: string }): void {
+    if (input.agentType && !this.agents.has(input.agentType)) {
+      const known = this.agents
+        .list()
+        .map((a) => a.type)
+        .join(', ');
+      throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
+    }
+  }
+
+  /** The call exists, has no result yet and is not held for (or expired awaiting) approval. */
+  async checkToolResult(owner: string, sessionId: string, toolCallId: string): Promise<void> {
+    await this.sessions.get(owner, sessionId);
+    if (!(await this.messages.findCall(sessionId, toolCallId))) {
+      throw new NotFoundException({
+        statusCode: 404,
+        code: 'tool_call_not_found',
+        message: `no tool call ${toolCallId} in session ${sessionId}`,
+      });
+    }
+    if (await this.messages.hasResult(sessionId, toolCallId)) {
+      throw conflict('tool_result_exists', `tool call ${toolCallId} already has a result`);
+    }
+    const approval = (await this.approvals.list(sessionId)).items.find((a) => a.toolCallId === toolCallId);
+    if (approval?.status === 'pending') {
+      throw conflict('awaiting_approval', `tool call ${toolCallId} is waiting for approval ${approval.id}`);
+    }
+    if (approval?.status === 'expired') {
+      throw new GoneException({
+        statusCode: 410,
+        code: 'approval_expired',
+        message: `tool call ${toolCallId} was never approved: approval ${approval.id} expired`,
+      });
+    }
+  }
+
+  /** The approval exists and has not expired; edited arguments stay within what the calling agent may do. */
+  async checkDecision(
+    owner: string,
+    sessionId: string,
+    approvalId: string,
+    input: { decision: Decision; arguments?: Record<string, unknown> },
+  ): Promise<ApprovalEntity> {
+    await this.sessions.get(owner, sessionId);
+    const approval = await this.approvals.get(sessionId, approvalId);
+    // Refused before the turn starts: its transaction would close the expired approvals and then roll that back.
+    if (approval.status === 'pending' && approval.expiresAt <= new Date()) throw approvalExpired(approval);
+    if (input.decision === 'edit') {
+      // e.g. the architect's edited write_file must still name a *.md file.
+      const agent = await this.messages.agentOf(approval.messageId);
+      const verdict = this.toolCheck.validateArguments(
+        approval.toolName,
+        input.arguments ?? {},
+        agent && this.agents.has(agent) ? agent : undefined,
+      );
+      if (!verdict.ok)
+        throw new BadRequestException({ statusCode: 400, code: 'invalid_arguments', message: `arguments: ${verdict.reason}` });
+    }
+    return approval;
+  }
+
+  /** Takes the session's lease with one conditional UPDATE and records the turn: 404 or 409 before any stream. */
+  async admit(owner: string, sessionId: string, kind: TurnKind): Promise<Turn> {
+    if (this.shutdown.stopping) {
+      throw new ServiceUnavailableException({
+        statusCode: 503,
+        code: 'shutting_down',
+        message: 'the service is stopping; retry on another instance',
+      });
+    }
+    const uow = this.uowContext.current();
+    const id = randomUUID();
+    let agent: string | undefined;
+    try {
+      agent = await uow.statement('start_turn', async (m) => {
+        const rows: Array<{ agent: string }> = await m.query(
+          `WITH taken AS (
+             UPDATE sessions s SET active_turn_id = $2, lease_expires_at = now() + make_interval(secs => $3)
+             WHERE s.id = $1 AND s.owner = $4 AND s.deleted_at IS NULL
+               AND (s.active_turn_id IS NULL OR s.lease_expires_at < now())
+             RETURNING s.id, s.current_agent)
+           , dead AS (
+             -- A turn whose process died left its lease to expire; it is over.
+             UPDATE turns SET status = 'interrupted', finished_at = now(), error = 'its lease expired'
+             WHERE session_id = $1 AND status = 'running' AND EXISTS (SELECT 1 FROM taken))
+           INSERT INTO turns (id, session_id, kind, agent, status)
+           SELECT $2, id, $5, current_agent, 'running' FROM taken
+           RETURNING agent`,
+          [sessionId, id, this.lease.seconds, owner, kind],
+        );
+        return rows[0]?.agent;
+      });
+    } catch (error) {
+      if (isConnectionError(error)) {
+        throw new ServiceUnavailableException({
+          statusCode: 503,
+          code: 'database_unavailable',
+          message: 'the database is unavailable; retry shortly',
+        });
+      }
+      throw error;
+    }
+    if (!agent) {
+      await this.sessions.get(owner, sessionId); // 404 when it is gone
+      this.busyRejections.inc();
+      throw sessionBusy(sessionId);
+    }
+    const stop = new AbortController();
+    return {
+      id,
+      sessionId,
+      agent,
+      kind,
+      uow,
+      stop,
+      signal: AbortSignal.any([uow.signal, stop.signal]),
+      emit: () => undefined,
+      usage: { input: 0, output: 0 },
+      steps: 0,
+      switches: 0,
+      partial: '',
+      startedAt: performance.now(),
+    };
+  }
+}

@@ -1,0 +1,66 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { LlmError } from '../../llm/llm-errors.js';
+import { MessagesService } from '../../messages/messages.service.js';
+import { isConnectionError, StreamEndedError } from '../../unit-of-work/transaction-errors.js';
+import { events } from '../protocol/events.js';
+import { isStreamErrorCode, type DoneStatus, type TurnEvent } from '../protocol/turn-event.js';
+import { commitMessages, type StopReason, type Turn } from '../turn.js';
+
+/** How a turn that threw ends: the status and the error recorded on its row. */
+export interface TurnFailure {
+  status: DoneStatus;
+  error?: string;
+}
+
+/**
+ * What a turn that threw becomes. A stop (cancel, lost lease, shutdown) or a client gone is not a
+ * failure: the turn is `cancelled` or `interrupted`. LLM and database failures, and bugs, are `failed`
+ * and tell the client why with an `error` event. Either way the text streamed so far is kept as an
+ * interrupted answer, stored before the `error` so that `error` comes right before `done`.
+ */
+@Injectable()
+export class FailurePolicy {
+  private readonly logger = new Logger(FailurePolicy.name);
+
+  constructor(private readonly messages: MessagesService) {}
+
+  async settle(turn: Turn, failure: unknown): Promise<TurnFailure> {
+    const { outcome, notice } = this.classify(turn, failure);
+    await this.savePartial(turn);
+    if (notice) turn.emit(notice);
+    return outcome;
+  }
+
+  private classify(turn: Turn, failure: unknown): { outcome: TurnFailure; notice?: TurnEvent } {
+    const stopReason = turn.stop.signal.reason as StopReason | undefined;
+    const clientGone = turn.uow.signal.aborted;
+    if (turn.stop.signal.aborted || clientGone || failure instanceof StreamEndedError) {
+      const status = !clientGone && stopReason === 'cancelled' ? 'cancelled' : 'interrupted';
+      return { outcome: { status, error: clientGone ? 'the client went away' : stopReason } };
+    }
+    if (failure instanceof LlmError) {
+      const code = isStreamErrorCode(failure.code) ? failure.code : 'llm_error';
+      return { outcome: { status: 'failed', error: failure.message }, notice: events.error(code, failure.message) };
+    }
+    this.logger.error({ msg: 'turn failed', turnId: turn.id, err: failure });
+    const notice = isConnectionError(failure)
+      ? events.error('database_unavailable', 'The database is unavailable.')
+      : events.error('internal_error', 'The turn failed unexpectedly.');
+    return { outcome: { status: 'failed', error: 'internal error' }, notice };
+  }
+
+  private async savePartial(turn: Turn): Promise<void> {
+    if (!turn.partial) return;
+    const text = turn.partial;
+    turn.partial = '';
+    try {
+      await commitMessages(turn, 'save_interrupted_message', (m) =>
+        this.messages.append(m, turn.sessionId, [
+          { role: 'assistant', content: text, status: 'interrupted', agent: turn.agent, turnId: turn.id },
+        ]),
+      );
+    } catch (saveError) {
+      this.logger.error({ msg: 'could not save an interrupted answer', turnId: turn.id, error: (saveError as Error).message });
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { Observable } from 'rxjs';
+import { Settings } from '../../config/settings.js';
+import { SessionLease } from '../../sessions/session-lease.js';
+import { events } from '../protocol/events.js';
+import type { DoneStatus, TurnEvent } from '../protocol/turn-event.js';
+import type { Kickoff, StopReason, Turn } from '../turn.js';
+import { AgentLoop } from './agent-loop.js';
+import { FailurePolicy } from './failure-policy.js';
+
+/**
+ * A turn's stream from its first event to its last: `turn` first, then the kick-off and the agent
+ * loop, the failure policy when they throw, the turn's end committed (`finish_turn`: status, usage,
+ * lease released), and only then `done` — sent here and nowhere else. A stop (SIGTERM) interrupts the
+ * running turns within SHUTDOWN_TIMEOUT_MS.
+ */
+@Injectable()
+export class TurnLifetime implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(TurnLifetime.name);
+  /** This process's turns and the promise of each one's end. */
+  private readonly running = new Map<string, { turn: Turn; work: Promise<void> }>();
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly lease: SessionLease,
+    private readonly loop: AgentLoop,
+    private readonly failures: FailurePolicy,
+    @InjectMetric('sse_streams_active') private readonly streamsActive: Gauge<string>,
+    @InjectMetric('sse_stream_duration_seconds') private readonly streamDuration: Histogram<string>,
+    @InjectMetric('turns_total') private readonly turnsTotal: Counter<string>,
+  ) {}
+
+  /** The turn's events; the work starts when the stream is subscribed and is kept until it has ended. */
+  stream(turn: Turn, kickoff: Kickoff): Observable<TurnEvent> {
+    return new Observable<TurnEvent>((subscriber) => {
+      turn.emit = (event) => subscriber.next(event);
+      this.lease.hold(turn.id, { sessionId: turn.sessionId, stop: (reason) => turn.stop.abort(reason) });
+      this.streamsActive.inc();
+      const work = this.drive(turn, kickoff).finally(() => {
+        this.running.delete(turn.id);
+        this.lease.forget(turn.id);
+        this.streamsActive.dec();
+      });
+      this.running.set(turn.id, { turn, work });
+      turn.uow.keepOpenUntil(work).then(
+        () => subscriber.complete(),
+        (error: unknown) => subscriber.error(error),
+      );
+    });
+  }
+
+  /** Ends the turn in the database: its status and usage, and the released lease. Commits before `done`. */
+  finish(turn: Turn, status: DoneStatus, error?: string): Promise<void> {
+    this.turnsTotal.inc({ status });
+    return turn.uow.statement('finish_turn', async (m) => {
+      await m.query(
+        `WITH finished AS (
+           UPDATE turns SET status = $3, prompt_tokens = $4, completion_tokens = $5, error = $6, finished_at = now() WHERE id = $2)
+         UPDATE sessions SET active_turn_id = NULL, lease_expires_at = NULL, last_activity_at = now() WHERE id = $1 AND active_turn_id = $2`,
+        [turn.sessionId, turn.id, status, turn.usage.input || null, turn.usage.output || null, error ?? null],
+      );
+    });
+  }
+
+  /**
+   * A stop (SIGTERM) interrupts the running turns: each stores its partial answer, records itself
+   * `interrupted`, releases its lease and ends its stream with `done{interrupted}` — within the bound.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    const running = [...this.running.values()];
+    if (running.length === 0) return;
+    this.logger.warn({ msg: 'stopping: interrupting running turns', count: running.length });
+    for (const { turn } of running) turn.stop.abort('shutdown' satisfies StopReason);
+    await Promise.race([
+      Promise.allSettled(running.map(({ work }) => work)),
+      sleep(this.settings.SHUTDOWN_TIMEOUT_MS, undefined, { ref: false }),
+    ]);
+  }
+
+  private async drive(turn: Turn, kickoff: Kickoff): Promise<void> {
+    turn.emit(events.turn(turn.id, turn.sessionId, turn.agent));
+    let status: DoneStatus;
+    let error: string | undefined;
+    try {
+      const next = await kickoff(turn);
+      status = next === 'continue' ? await this.loop.run(turn) : next;
+    } catch (failure) {
+      ({ status, error } = await this.failures.settle(turn, failure));
+    }
+    try {
+      await this.finish(turn, status, error);
+    } catch (failure) {
+      this.logger.error({ msg: 'could not record the end of a turn', turnId: turn.id, error: (failure as Error).message });
+      if (status !== 'failed') turn.emit(events.error('database_unavailable', 'The turn could not be recorded.'));
+      status = 'failed';
+    }
+    turn.emit(events.done(turn.id, status, turn.usage));
+    this.streamDuration.observe({ outcome: status }, (performance.now() - turn.startedAt) / 1000);
+  }
+}

@@ -1,0 +1,53 @@
+import { Module } from '@nestjs/common';
+import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { ApprovalsModule } from '../approvals/approvals.module.js';
+import { MessagesModule } from '../messages/messages.module.js';
+import { SessionsModule } from '../sessions/sessions.module.js';
+import { AdmitTurn } from './steps/admit-turn.js';
+import { AgentLoop } from './steps/agent-loop.js';
+import { AwaitResults } from './steps/await-results.js';
+import { DispatchToolCalls } from './steps/dispatch-tool-calls.js';
+import { FailurePolicy } from './steps/failure-policy.js';
+import { RouteMessage } from './steps/route-message.js';
+import { RunLlmStep } from './steps/run-llm-step.js';
+import { SwitchAgent } from './steps/switch-agent.js';
+import { TakeDecision } from './steps/take-decision.js';
+import { TakeToolResult } from './steps/take-tool-result.js';
+import { TakeUserMessage } from './steps/take-user-message.js';
+import { TurnLifetime } from './steps/turn-lifetime.js';
+import { TurnRecovery } from './turn-recovery.js';
+import { TurnRunner } from './turn-runner.js';
+import { TurnsController } from './turns.controller.js';
+
+/** Turns: the routes that answer SSE, the runner and its steps (the agent loop), and recovery of dead turns. */
+@Module({
+  imports: [SessionsModule, ApprovalsModule, MessagesModule],
+  controllers: [TurnsController],
+  providers: [
+    TurnRunner,
+    AdmitTurn,
+    TurnLifetime,
+    FailurePolicy,
+    TakeUserMessage,
+    TakeToolResult,
+    TakeDecision,
+    AwaitResults,
+    RouteMessage,
+    SwitchAgent,
+    AgentLoop,
+    RunLlmStep,
+    DispatchToolCalls,
+    TurnRecovery,
+    makeGaugeProvider({ name: 'sse_streams_active', help: 'Turn streams running now' }),
+    makeHistogramProvider({
+      name: 'sse_stream_duration_seconds',
+      help: 'Duration of a turn stream, by outcome (the status of its done event)',
+      labelNames: ['outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    }),
+    makeCounterProvider({ name: 'turns_total', help: 'Turns ended, by status', labelNames: ['status'] }),
+    makeCounterProvider({ name: 'session_busy_rejections_total', help: 'Turns refused with 409 because the session was running one' }),
+  ],
+  exports: [TurnRunner],
+})
+export class TurnsModule {}
