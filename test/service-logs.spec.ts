@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { createSession } from './support/conversation.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
+import { OpenAiStub } from './support/openai-stub.js';
 import { doneOf, eventsOf, postStream } from './support/sse.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -61,14 +62,24 @@ describe('the service logs', () => {
   let db: { name: string; url: string };
   let service: ServiceProcess;
   let baseUrl: string;
+  const stub = new OpenAiStub();
   const secret = `purple-elephant-${randomBytes(6).toString('hex')}`;
 
   before(async () => {
     db = await createTestDatabase();
-    service = new ServiceProcess({ DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'debug', SCRIPTED_TOKEN_DELAY_MS: '0' });
+    const llm = await stub.start();
+    service = new ServiceProcess({
+      DATABASE_URL: db.url,
+      PORT: '0',
+      LOG_LEVEL: 'debug',
+      LLM_BASE_URL: llm,
+      LLM_API_KEY: 'x',
+      LLM_MODEL: 'stub',
+    });
   });
   after(async () => {
     if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    await stub.close();
     await dropTestDatabase(db.name);
   });
 
@@ -102,11 +113,24 @@ describe('the service logs', () => {
     expect(service.output).not.toContain(secret);
   });
 
-  it('say when a stop begins and ends', async () => {
+  it('say when a stop begins, which turns it interrupted, and when it ends', async () => {
+    await query(db.url, 'DROP TRIGGER reject_user_messages ON messages');
+    // An answer that takes a while, so that the stop finds the turn running.
+    stub.respond(() => ({ text: Array.from({ length: 200 }, (_, i) => `word${i} `), delayMs: 20 }));
+    const session = await createSession(baseUrl, { agentType: 'ask' });
+    const streaming = postStream(`${baseUrl}/v1/sessions/${session}/messages`, { content: `Tell me about ${secret}.` });
+    let running: { id: string }[] = [];
+    while (running.length === 0) running = await query<{ id: string }>(db.url, "SELECT id FROM turns WHERE status = 'running'");
     service.child.kill('SIGTERM');
+    expect(doneOf(await streaming).status).toBe('interrupted');
     // 'close': the process exited and its output is all read.
     const [code] = (await once(service.child, 'close')) as [number | null];
     expect(service.lines.find((l) => l.msg === 'stopping')).toMatchObject({ signal: 'SIGTERM' });
+    expect(service.lines.find((l) => l.msg === 'stopping: interrupting running turns')).toMatchObject({
+      count: 1,
+      turns: [{ turnId: running[0].id, sessionId: session }],
+    });
+    expect(service.lines.find((l) => l.msg === 'running turns interrupted and recorded')).toMatchObject({ recorded: 1, cut: 0 });
     expect(service.lines.find((l) => l.msg === 'stopped')).toMatchObject({ signal: 'SIGTERM', durationMs: expect.any(Number) });
     expect(code === 0 || code === null).toBe(true);
     expect(service.output).not.toContain(secret);
