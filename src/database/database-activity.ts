@@ -3,6 +3,7 @@ import { InjectMetric, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import pg from 'pg';
 import type { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { DatabaseBreaker } from './database-breaker.js';
 
 export const databaseActivityGauges = [
   makeGaugeProvider({
@@ -57,6 +58,7 @@ export class DatabaseActivity implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly breaker: DatabaseBreaker,
     @InjectMetric('db_oldest_transaction_seconds') private readonly oldestTransaction: Gauge<string>,
     @InjectMetric('db_longest_lock_wait_seconds') private readonly longestLockWait: Gauge<string>,
     @InjectMetric('db_pool_connections') private readonly poolConnections: Gauge<string>,
@@ -104,6 +106,7 @@ export class DatabaseActivity implements OnModuleInit, OnApplicationShutdown {
 
   private async query(): Promise<void> {
     try {
+      if (this.breaker.isOpen) throw new Error('database circuit breaker open');
       const { rows } = await this.monitor!.query<{ oldest_transaction: number; longest_lock_wait: number }>(ACTIVITY_SQL);
       this.oldestTransaction.set(rows[0].oldest_transaction);
       this.longestLockWait.set(rows[0].longest_lock_wait);

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { Settings } from '../config/settings.js';
 import { DatabaseActivity, databaseActivityGauges } from './database-activity.js';
+import { DatabaseBreaker, databaseCircuitGauge } from './database-breaker.js';
 import { DatabaseErrorFilter } from './database-error.filter.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { EmbeddedDatabase } from './embedded-postgres.js';
@@ -26,7 +27,7 @@ export class Database implements OnApplicationShutdown {
       url = embedded.url;
       this.logger.log(`Embedded PostgreSQL on port ${embedded.port}, data in ${dataDir}`);
     }
-    const dataSource = new DataSource(dataSourceOptions(url, settings.DB_POOL_SIZE));
+    const dataSource = new DataSource(dataSourceOptions(url, settings.DB_POOL_SIZE, settings.DB_CONNECT_TIMEOUT_MS));
     try {
       await dataSource.initialize();
       const applied = await dataSource.runMigrations({ transaction: 'each' });
@@ -53,7 +54,9 @@ export class Database implements OnApplicationShutdown {
     { provide: APP_FILTER, useClass: DatabaseErrorFilter },
     ...databaseActivityGauges,
     DatabaseActivity,
+    databaseCircuitGauge,
+    DatabaseBreaker,
   ],
-  exports: [DataSource],
+  exports: [DataSource, DatabaseBreaker],
 })
 export class DatabaseModule {}
