@@ -1,0 +1,121 @@
+/**
+ * Micro-transactions that fail, on the real PostgreSQL: a foreign-key violation rolls the whole
+ * transaction back and is counted with its reason, a slow one is logged under its operation, and
+ * one still running when its stream ends is rolled back. Locks held by a second client make the
+ * timing deterministic.
+ */
+import { ConsoleLogger, LoggerService } from '@nestjs/common';
+import { expect } from 'expect';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { UnitOfWorkContext } from '../src/unit-of-work/unit-of-work.context.js';
+import { startApp, TestApp } from './support/app.js';
+import { createSession } from './support/conversation.js';
+import { query } from './support/database.js';
+import { eventually } from './support/sse.js';
+
+/** The app's log calls, as Nest hands them to its logger. */
+class RecordingLogger extends ConsoleLogger implements LoggerService {
+  readonly records: { level: string; message: unknown }[] = [];
+  override log(message: unknown): void {
+    this.records.push({ level: 'log', message });
+  }
+  override warn(message: unknown): void {
+    this.records.push({ level: 'warn', message });
+  }
+  override error(message: unknown): void {
+    this.records.push({ level: 'error', message });
+  }
+}
+
+function sample(metrics: string, name: string, labels: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('micro-transactions that fail', () => {
+  let t: TestApp;
+  let uows: UnitOfWorkContext;
+  const logs = new RecordingLogger();
+  const metrics = async () => (await fetch(`${t.baseUrl}/metrics`)).text();
+
+  /** A second client holding a row lock on a session until `release()`. */
+  async function lockSession(id: string): Promise<{ release: () => Promise<void> }> {
+    const client = new pg.Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    await client.query('BEGIN');
+    await client.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [id]);
+    return {
+      release: async () => {
+        await client.query('COMMIT');
+        await client.end();
+      },
+    };
+  }
+  const someoneWaitsForALock = async () =>
+    (await query(t.databaseUrl, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).length >
+    0;
+
+  before(async () => {
+    t = await startApp({ SLOW_TRANSACTION_MS: '1' });
+    t.app.useLogger(logs);
+    uows = t.app.get(UnitOfWorkContext);
+  });
+  after(() => t?.close());
+
+  it('rolls back the whole transaction on a foreign-key violation and counts it with its reason, without retrying', async () => {
+    const title = `fk-${randomUUID()}`;
+    const failing = uows.run('fk test', (uow) =>
+      uow.transaction('insert_orphan_message', async (m) => {
+        await m.query(`INSERT INTO sessions (owner, title, current_agent) VALUES ('local', $1, 'ask')`, [title]);
+        await m.query(`INSERT INTO messages (session_id, role, content) VALUES ($1, 'user', 'orphan')`, [randomUUID()]);
+      }),
+    );
+    await expect(failing).rejects.toMatchObject({ driverError: expect.objectContaining({ code: '23503' }) });
+    // The session inserted first in the same transaction is gone with it.
+    expect(await query(t.databaseUrl, 'SELECT id FROM sessions WHERE title = $1', [title])).toEqual([]);
+    const text = await metrics();
+    expect(sample(text, 'db_rollbacks_total', 'operation="insert_orphan_message",reason="foreign_key_violation"')).toBe(1);
+    expect(sample(text, 'sse_transaction_commits_total', 'operation="insert_orphan_message",status="error"')).toBe(1);
+    expect(text).not.toContain('db_retries_total{operation="insert_orphan_message"');
+  });
+
+  it('logs a slow micro-transaction with the name of its operation', async () => {
+    const id = await createSession(t.baseUrl);
+    const lock = await lockSession(id);
+    const renaming = fetch(`${t.baseUrl}/v1/sessions/${id}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'renamed' }),
+    });
+    await eventually(someoneWaitsForALock);
+    await lock.release();
+    expect((await renaming).status).toBe(200);
+    const slow = logs.records.filter((r) => (r.message as { msg?: string })?.msg === 'slow transaction');
+    expect(slow).toContainEqual({
+      level: 'warn',
+      message: expect.objectContaining({ operation: 'rename_session', durationMs: expect.any(Number), unitOfWork: expect.any(String) }),
+    });
+  });
+
+  it('rolls back a micro-transaction still running when its stream ends', async () => {
+    const id = await createSession(t.baseUrl);
+    const title = `in-flight-${randomUUID()}`;
+    const lock = await lockSession(id);
+    const uow = uows.open('stream test');
+    const inFlight = uows.within(uow, () =>
+      uow.transaction('save_in_flight', async (m) => {
+        await m.query(`INSERT INTO sessions (owner, title, current_agent) VALUES ('local', $1, 'ask')`, [title]);
+        await m.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [id]); // waits for the lock
+      }),
+    );
+    await eventually(someoneWaitsForALock);
+    // The client goes away while the transaction waits; then the lock is released and it could commit.
+    await uow.end('unsubscribed');
+    await lock.release();
+    await expect(inFlight).rejects.toThrow(/stream ended before save_in_flight could commit/);
+    expect(await query(t.databaseUrl, 'SELECT id FROM sessions WHERE title = $1', [title])).toEqual([]);
+    expect(sample(await metrics(), 'db_rollbacks_total', 'operation="save_in_flight",reason="stream_aborted"')).toBe(1);
+  });
+});
