@@ -11,9 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { UnitOfWorkContext } from '../src/unit-of-work/unit-of-work.context.js';
 import { startApp, TestApp } from './support/app.js';
-import { createSession } from './support/conversation.js';
+import { afterTokens, createSession, streamInBackground } from './support/conversation.js';
 import { query } from './support/database.js';
-import { eventually } from './support/sse.js';
+import { OpenAiStub } from './support/openai-stub.js';
+import { doneOf, eventsOf, eventually } from './support/sse.js';
 
 /** The app's log calls, as Nest hands them to its logger. */
 class RecordingLogger extends ConsoleLogger implements LoggerService {
@@ -37,6 +38,7 @@ function sample(metrics: string, name: string, labels: string): number {
 describe('micro-transactions that fail', () => {
   let t: TestApp;
   let uows: UnitOfWorkContext;
+  const stub = new OpenAiStub();
   const logs = new RecordingLogger();
   const metrics = async () => (await fetch(`${t.baseUrl}/metrics`)).text();
 
@@ -58,11 +60,15 @@ describe('micro-transactions that fail', () => {
     0;
 
   before(async () => {
-    t = await startApp({ SLOW_TRANSACTION_MS: '1' });
+    const llm = await stub.start();
+    t = await startApp({ SLOW_TRANSACTION_MS: '1', LLM_BASE_URL: llm, LLM_API_KEY: 'x', LLM_MODEL: 'stub', MULTI_AGENT_MODE: 'false' });
     t.app.useLogger(logs);
     uows = t.app.get(UnitOfWorkContext);
   });
-  after(() => t?.close());
+  after(async () => {
+    await t?.close();
+    await stub.close();
+  });
 
   it('rolls back the whole transaction on a foreign-key violation and counts it with its reason, without retrying', async () => {
     const title = `fk-${randomUUID()}`;
@@ -104,18 +110,43 @@ describe('micro-transactions that fail', () => {
     const title = `in-flight-${randomUUID()}`;
     const lock = await lockSession(id);
     const uow = uows.open('stream test');
-    const inFlight = uows.within(uow, () =>
-      uow.transaction('save_in_flight', async (m) => {
-        await m.query(`INSERT INTO sessions (owner, title, current_agent) VALUES ('local', $1, 'ask')`, [title]);
-        await m.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [id]); // waits for the lock
-      }),
-    );
+    const inFlight = uows
+      .within(uow, () =>
+        uow.transaction('save_in_flight', async (m) => {
+          await m.query(`INSERT INTO sessions (owner, title, current_agent) VALUES ('local', $1, 'ask')`, [title]);
+          await m.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [id]); // waits for the lock
+        }),
+      )
+      .then(
+        () => 'committed',
+        (error: Error) => error.message,
+      );
     await eventually(someoneWaitsForALock);
     // The client goes away while the transaction waits; then the lock is released and it could commit.
     await uow.end('unsubscribed');
     await lock.release();
-    await expect(inFlight).rejects.toThrow(/stream ended before save_in_flight could commit/);
+    expect(await inFlight).toMatch(/stream ended before save_in_flight could commit/);
     expect(await query(t.databaseUrl, 'SELECT id FROM sessions WHERE title = $1', [title])).toEqual([]);
     expect(sample(await metrics(), 'db_rollbacks_total', 'operation="save_in_flight",reason="stream_aborted"')).toBe(1);
+  });
+
+  it('ends a turn whose session is deleted under it as failed, session_deleted, without retrying against the missing row', async () => {
+    stub.reply({ text: Array.from({ length: 30 }, (_, i) => `w${i} `), delayMs: 10 });
+    const id = await createSession(t.baseUrl);
+    const before = await metrics();
+    const { reached, result } = streamInBackground(`${t.baseUrl}/v1/sessions/${id}/messages`, { content: 'go on' }, afterTokens(2));
+    await reached;
+    await query(t.databaseUrl, 'DELETE FROM sessions WHERE id = $1', [id]);
+    const stream = await result;
+    expect(doneOf(stream).status).toBe('failed');
+    expect(eventsOf(stream, 'error').map((e) => e.data.code)).toEqual(['session_deleted']);
+    const after = await metrics();
+    const rolledBack = (text: string) =>
+      sample(text, 'db_rollbacks_total', 'operation="save_assistant_message",reason="foreign_key_violation"');
+    // One attempt, no retry, and no second write for the partial answer.
+    expect(rolledBack(after) - rolledBack(before)).toBe(1);
+    expect(after).not.toMatch(/db_retries_total\{[^}]*reason="foreign_key_violation"/);
+    expect(after).not.toContain('operation="save_interrupted_message",reason="foreign_key_violation"');
+    expect(logs.records.find((r) => (r.message as { msg?: string })?.msg === 'turn failed')).toBeUndefined();
   });
 });

@@ -9,6 +9,7 @@ export const STREAM_ERROR_CODES = [
   'llm_unavailable',
   'step_limit',
   'database_unavailable',
+  'session_deleted',
   'internal_error',
 ] as const;
 export type StreamErrorCode = (typeof STREAM_ERROR_CODES)[number];
