@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createSession } from './support/conversation.js';
+import { afterTokens, createSession, streamInBackground } from './support/conversation.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
 import { OpenAiStub } from './support/openai-stub.js';
 import { doneOf, eventsOf, postStream } from './support/sse.js';
@@ -118,9 +118,13 @@ describe('the service logs', () => {
     // An answer that takes a while, so that the stop finds the turn running.
     stub.respond(() => ({ text: Array.from({ length: 200 }, (_, i) => `word${i} `), delayMs: 20 }));
     const session = await createSession(baseUrl, { agentType: 'ask' });
-    const streaming = postStream(`${baseUrl}/v1/sessions/${session}/messages`, { content: `Tell me about ${secret}.` });
-    let running: { id: string }[] = [];
-    while (running.length === 0) running = await query<{ id: string }>(db.url, "SELECT id FROM turns WHERE status = 'running'");
+    const { reached, result: streaming } = streamInBackground(
+      `${baseUrl}/v1/sessions/${session}/messages`,
+      { content: `Tell me about ${secret}.` },
+      afterTokens(1),
+    );
+    await reached;
+    const running = await query<{ id: string }>(db.url, "SELECT id FROM turns WHERE status = 'running'");
     service.child.kill('SIGTERM');
     expect(doneOf(await streaming).status).toBe('interrupted');
     // 'close': the process exited and its output is all read.

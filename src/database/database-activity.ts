@@ -8,11 +8,11 @@ import { DatabaseBreaker } from './database-breaker.js';
 export const databaseActivityGauges = [
   makeGaugeProvider({
     name: 'db_oldest_transaction_seconds',
-    help: "Age of the oldest open transaction on the service's database, of any client (pg_stat_activity, read at scrape time)",
+    help: "Age of the oldest open transaction on the service's database, of any client (read from PostgreSQL at scrape time)",
   }),
   makeGaugeProvider({
     name: 'db_longest_lock_wait_seconds',
-    help: "Longest wait for a lock on the service's database, of any client (pg_locks, read at scrape time)",
+    help: "Longest wait for a lock on the service's database, of any client (read from PostgreSQL at scrape time)",
   }),
   makeGaugeProvider({
     name: 'db_pool_connections',
