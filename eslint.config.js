@@ -4,7 +4,7 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(globalIgnores(['dist/', 'node_modules/', 'migrations/', '.data/', 'coverage/']), {
-  files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'ormconfig.ts'],
+  files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'ormconfig.ts'],
   extends: [tseslint.configs.recommended],
   linterOptions: { reportUnusedDisableDirectives: 'error' },
 });

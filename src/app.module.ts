@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { AgUiModule } from './ag-ui/ag-ui.module.js';
 import { AgentsModule } from './agents/agents.module.js';
 import { ApprovalsModule } from './approvals/approvals.module.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -31,6 +32,7 @@ export class AppModule {
         ApprovalsModule,
         MessagesModule,
         TurnsModule,
+        AgUiModule,
       ],
     };
   }

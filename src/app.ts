@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { requireApiKey } from './auth/api-key.guard.js';
 import { ApiKeys } from './auth/api-keys.js';
 import { SafeInputPipe } from './auth/safe-input.pipe.js';
+import { openApiDocument } from './common/openapi-document.js';
 import { Settings } from './config/settings.js';
 
 /** Builds the whole service from validated settings; `main.ts` and the tests share it. */
@@ -23,17 +24,7 @@ export async function createApp(settings: Settings): Promise<NestExpressApplicat
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalPipes(new SafeInputPipe(), new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Agent runtime')
-      .setDescription('Conversations with a team of LLM agents, streamed over Server-Sent Events.')
-      .setVersion('1')
-      .addBearerAuth()
-      .addSecurityRequirements('bearer')
-      .build(),
-  );
   if (!settings.DOCS_PUBLIC) app.use(['/docs', '/docs-json', '/docs-yaml'], requireApiKey(app.get(ApiKeys)));
-  SwaggerModule.setup('docs', app, document);
+  SwaggerModule.setup('docs', app, openApiDocument(app, settings));
   return app;
 }

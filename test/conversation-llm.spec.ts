@@ -85,7 +85,7 @@ describe('conversations: a resilient LLM', () => {
       s.script({ status: 400 });
       const before = s.stub.requests.length;
       const result = await s.turn('Bad request');
-      expectFailed(result, 'llm_error');
+      expectFailed(result, 'llm_bad_request');
       expect(s.stub.requests.length - before).toBe(1);
     });
 
@@ -210,7 +210,13 @@ describe('conversations: a resilient LLM', () => {
   });
 
   describe('timeouts', () => {
-    const s = withService({ LLM_IDLE_TIMEOUT_MS: '300', LLM_MAX_RETRIES: '1', LLM_RETRY_BASE_MS: '10', LLM_TIMEOUT_MS: '1500' });
+    const s = withService({
+      LLM_FIRST_TOKEN_TIMEOUT_MS: '300',
+      LLM_IDLE_TIMEOUT_MS: '300',
+      LLM_MAX_RETRIES: '1',
+      LLM_RETRY_BASE_MS: '10',
+      LLM_TIMEOUT_MS: '1500',
+    });
     /** A provider that sends one chunk and then nothing, keeping the connection open. */
     const stalling = { server: createServer(), requests: 0, aborted: 0, url: '' };
 

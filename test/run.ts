@@ -4,7 +4,7 @@
  * process and on its own database.
  *
  * Why not Jest: NestJS 12 is ESM-only and several Nest libraries are CommonJS that `require()` it;
- * Jest supports that only on Node 24.9+, Node 20 itself does.
+ * Jest supports that only on Node 24.9+, Node 20 itself does (docs/decisions/0001-test-runner.md).
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync } from 'node:fs';

@@ -9,7 +9,7 @@ import { expect } from 'expect';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { UnitOfWorkContext } from '../src/unit-of-work/unit-of-work.context.js';
+import { TransactionHost } from '../src/unit-of-work/transaction-host.js';
 import { startApp, TestApp } from './support/app.js';
 import { afterTokens, createSession, streamInBackground } from './support/conversation.js';
 import { query } from './support/database.js';
@@ -37,7 +37,7 @@ function sample(metrics: string, name: string, labels: string): number {
 
 describe('micro-transactions that fail', () => {
   let t: TestApp;
-  let uows: UnitOfWorkContext;
+  let host: TransactionHost;
   const stub = new OpenAiStub();
   const logs = new RecordingLogger();
   const metrics = async () => (await fetch(`${t.baseUrl}/metrics`)).text();
@@ -63,7 +63,7 @@ describe('micro-transactions that fail', () => {
     const llm = await stub.start();
     t = await startApp({ SLOW_TRANSACTION_MS: '1', LLM_BASE_URL: llm, LLM_API_KEY: 'x', LLM_MODEL: 'stub', MULTI_AGENT_MODE: 'false' });
     t.app.useLogger(logs);
-    uows = t.app.get(UnitOfWorkContext);
+    host = t.app.get(TransactionHost);
   });
   after(async () => {
     await t?.close();
@@ -72,10 +72,10 @@ describe('micro-transactions that fail', () => {
 
   it('rolls back the whole transaction on a foreign-key violation and counts it with its reason, without retrying', async () => {
     const title = `fk-${randomUUID()}`;
-    const failing = uows.run('fk test', (uow) =>
-      uow.transaction('insert_orphan_message', async (m) => {
-        await m.query(`INSERT INTO sessions (owner, title, current_agent) VALUES ('local', $1, 'ask')`, [title]);
-        await m.query(`INSERT INTO messages (session_id, role, content) VALUES ($1, 'user', 'orphan')`, [randomUUID()]);
+    const failing = host.run('fk test', () =>
+      host.transaction('insert_orphan_message', async () => {
+        await host.tx.query(`INSERT INTO sessions (owner, title, current_agent) VALUES ('local', $1, 'ask')`, [title]);
+        await host.tx.query(`INSERT INTO messages (session_id, role, content) VALUES ($1, 'user', 'orphan')`, [randomUUID()]);
       }),
     );
     await expect(failing).rejects.toMatchObject({ driverError: expect.objectContaining({ code: '23503' }) });
@@ -109,12 +109,12 @@ describe('micro-transactions that fail', () => {
     const id = await createSession(t.baseUrl);
     const title = `in-flight-${randomUUID()}`;
     const lock = await lockSession(id);
-    const uow = uows.open('stream test');
-    const inFlight = uows
+    const uow = host.open('stream test');
+    const inFlight = host
       .within(uow, () =>
-        uow.transaction('save_in_flight', async (m) => {
-          await m.query(`INSERT INTO sessions (owner, title, current_agent) VALUES ('local', $1, 'ask')`, [title]);
-          await m.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [id]); // waits for the lock
+        host.transaction('save_in_flight', async () => {
+          await host.tx.query(`INSERT INTO sessions (owner, title, current_agent) VALUES ('local', $1, 'ask')`, [title]);
+          await host.tx.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [id]); // waits for the lock
         }),
       )
       .then(

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionEntity } from '../src/sessions/session.entity.js';
 import { NoUnitOfWorkError } from '../src/unit-of-work/transaction-errors.js';
-import { UnitOfWorkContext } from '../src/unit-of-work/unit-of-work.context.js';
+import { TransactionHost } from '../src/unit-of-work/transaction-host.js';
 import { startApp, TestApp } from './support/app.js';
 import { createSession } from './support/conversation.js';
 import { query } from './support/database.js';
@@ -143,16 +143,17 @@ describe('the stream-scoped Unit of Work', () => {
     );
     expect(crossed).toEqual([]);
 
-    const context = t.app.get(UnitOfWorkContext);
+    const host = t.app.get(TransactionHost);
     const seen = await Promise.all(
       ['first', 'second'].map((name) =>
-        context.run(name, async (uow) => {
+        host.run(name, async () => {
+          const uow = host.unitOfWork;
           const names: string[] = [];
           for (let i = 0; i < 5; i++) {
             await sleep(Math.random() * 10);
-            names.push(context.current().name);
+            names.push(host.unitOfWork.name);
           }
-          expect(context.current()).toBe(uow);
+          expect(host.unitOfWork).toBe(uow);
           return names;
         }),
       ),
@@ -160,10 +161,35 @@ describe('the stream-scoped Unit of Work', () => {
     expect(seen).toEqual([Array(5).fill('first'), Array(5).fill('second')]);
   });
 
-  it('refuses writes outside a Unit of Work', async () => {
-    const context = t.app.get(UnitOfWorkContext);
-    expect(() => context.current()).toThrow(NoUnitOfWorkError);
-    await expect(t.dataSource.manager.insert(SessionEntity, { owner: 'x', currentAgent: 'universal' })).rejects.toThrow(NoUnitOfWorkError);
+  it('refuses every write outside a micro-transaction, raw SQL included, and lets reads through', async () => {
+    const host = t.app.get(TransactionHost);
+    expect(() => host.unitOfWork).toThrow(NoUnitOfWorkError);
+    const id = await createSession(t.baseUrl);
+    const titleOf = async () => (await query(t.databaseUrl, `SELECT title FROM sessions WHERE id = $1`, [id]))[0].title;
+    const before = await titleOf();
+
+    const writes = [
+      () => t.dataSource.query(`UPDATE sessions SET title = 'changed' WHERE id = $1`, [id]),
+      () => t.dataSource.manager.query(`  -- a comment first\n  update sessions SET title = 'changed' WHERE id = $1`, [id]),
+      () => t.dataSource.query(`WITH gone AS (DELETE FROM sessions WHERE id = $1 RETURNING id) SELECT count(*) FROM gone`, [id]),
+      () => t.dataSource.query(`INSERT INTO sessions (owner, current_agent) VALUES ('x', 'universal')`),
+      () => t.dataSource.query(`SELECT id FROM sessions WHERE id = $1 FOR UPDATE`, [id]),
+      () => t.dataSource.manager.insert(SessionEntity, { owner: 'x', currentAgent: 'universal' }),
+      () => t.dataSource.createQueryBuilder().update(SessionEntity).set({ title: 'changed' }).where('id = :id', { id }).execute(),
+      // A Unit of Work alone is not enough: a write belongs in one of its named micro-transactions.
+      () => host.run('guard_test', () => host.tx.query(`UPDATE sessions SET title = 'changed' WHERE id = $1`, [id])),
+    ];
+    for (const write of writes) await expect(write()).rejects.toThrow(NoUnitOfWorkError);
+    expect(await titleOf()).toBe(before);
+    const [{ n }] = await query(t.databaseUrl, `SELECT count(*)::int AS n FROM sessions WHERE owner = 'x'`);
+    expect(n).toBe(0);
+
+    // Reads need no micro-transaction; a write inside one goes through.
+    expect(await t.dataSource.query(`SELECT title FROM sessions WHERE id = $1`, [id])).toEqual([{ title: before }]);
+    await host.run('guard_test', () =>
+      host.transaction('rename_for_test', () => host.tx.query(`UPDATE sessions SET title = 'changed' WHERE id = $1`, [id])),
+    );
+    expect(await titleOf()).toBe('changed');
   });
 
   it('exports the micro-transaction metrics with their operation labels', async () => {

@@ -1,10 +1,10 @@
 import { BadRequestException, Body, Controller, Get, Param, Put } from '@nestjs/common';
-import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { Owner } from '../auth/owner.decorator.js';
+import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
 import { SessionIdPipe } from '../sessions/sessions.controller.js';
-import { sessionBusy, SessionsService } from '../sessions/sessions.service.js';
-import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 import { AgentCatalog } from './agent-catalog.js';
 import { AgentSwitches } from './agent-switches.js';
 
@@ -34,20 +34,23 @@ export class SessionAgentView {
   @ApiProperty({ type: [AgentSwitchView] }) history: AgentSwitchView[];
 }
 
+const NOT_FOUND = 'No such session for this owner, or deleted';
+
 /** A session's current agent, its switch history, and switching by hand. */
 @ApiTags('agents')
+@ApiParam({ name: 'id', format: 'uuid', description: 'The session' })
 @Controller('v1/sessions/:id/agent')
 export class SessionAgentController {
   constructor(
     private readonly sessions: SessionsService,
     private readonly catalog: AgentCatalog,
     private readonly switches: AgentSwitches,
-    private readonly uow: UnitOfWorkContext,
   ) {}
 
   @Get()
+  @ApiOperation({ summary: "The session's current agent and its switch history" })
   @ApiOkResponse({ type: SessionAgentView })
-  @ApiNotFoundResponse()
+  @ApiErrorResponses({ 400: '`id` is not a UUID', 404: NOT_FOUND, 503: DATABASE_UNAVAILABLE })
   async get(@Owner() owner: string, @Param('id', SessionIdPipe) id: string): Promise<SessionAgentView> {
     const session = await this.sessions.get(owner, id);
     const history = await this.switches.history(id);
@@ -55,9 +58,14 @@ export class SessionAgentController {
   }
 
   @Put()
+  @ApiOperation({ summary: 'Switch the session to another agent by hand' })
   @ApiOkResponse({ type: SessionAgentView })
-  @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'A turn is running' })
+  @ApiErrorResponses({
+    400: '`id` is not a UUID, a bad body, or an unknown agent (`unknown_agent`)',
+    404: NOT_FOUND,
+    409: 'A turn is running (`session_busy`)',
+    503: DATABASE_UNAVAILABLE,
+  })
   async switch(@Owner() owner: string, @Param('id', SessionIdPipe) id: string, @Body() body: SwitchAgentDto): Promise<SessionAgentView> {
     if (!this.catalog.has(body.agentType)) {
       const known = this.catalog
@@ -67,25 +75,7 @@ export class SessionAgentController {
       throw new BadRequestException({ statusCode: 400, code: 'unknown_agent', message: `agentType must be one of: ${known}` });
     }
     await this.sessions.get(owner, id);
-    const change = await this.uow.current().transaction('switch_agent', async (m) => {
-      const [row] = await m.query(
-        `SELECT current_agent, (active_turn_id IS NOT NULL AND lease_expires_at > now()) AS busy
-         FROM sessions WHERE id = $1 AND owner = $2 AND deleted_at IS NULL FOR UPDATE`,
-        [id, owner],
-      );
-      if (row?.busy) throw sessionBusy(id);
-      if (row.current_agent === body.agentType) return undefined;
-      const change = {
-        sessionId: id,
-        turnId: null,
-        from: row.current_agent as string,
-        to: body.agentType,
-        reason: body.reason?.trim() || 'switched by the user',
-      };
-      await this.switches.record(m, change);
-      return change;
-    });
-    if (change) this.switches.counted(change);
+    await this.switches.switchByHand(owner, id, body.agentType, body.reason);
     return this.get(owner, id);
   }
 }

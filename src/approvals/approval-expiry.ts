@@ -1,10 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
-import { EntityManager } from 'typeorm';
 import type { MessageEntity } from '../messages/message.entity.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { SessionLease } from '../sessions/session-lease.js';
-import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { ApprovalsService } from './approvals.service.js';
 
 /** The tool message that answers a held call nobody decided on in time. */
@@ -25,16 +24,15 @@ export class ApprovalExpiry {
   private readonly logger = new Logger(ApprovalExpiry.name);
 
   constructor(
-    private readonly uow: UnitOfWorkContext,
+    private readonly txHost: TransactionHost,
     private readonly approvals: ApprovalsService,
     private readonly messages: MessagesService,
   ) {}
 
-  /** Closes the session's pending approvals past their expiry and stores their tool messages, in the caller's micro-transaction. */
-  async closeExpired(m: EntityManager, sessionId: string, by: { turnId: string | null; agent: string | null }): Promise<MessageEntity[]> {
-    const closed = await this.approvals.close(m, sessionId, 'expired');
+  /** Closes the session's pending approvals past their expiry and stores their tool messages, in the current micro-transaction. */
+  async closeExpired(sessionId: string, by: { turnId: string | null; agent: string | null }): Promise<MessageEntity[]> {
+    const closed = await this.approvals.close(sessionId, 'expired');
     return this.messages.append(
-      m,
       sessionId,
       closed.map((approval) => ({
         role: 'tool',
@@ -53,16 +51,16 @@ export class ApprovalExpiry {
       const sessionIds = await this.approvals.expiredSessions(SESSIONS_PER_SWEEP);
       let expired = 0;
       if (sessionIds.length > 0) {
-        await this.uow.run('approval_expiry', async (uow) => {
+        await this.txHost.run('approval_expiry', async () => {
           for (const sessionId of sessionIds) {
-            const closed = await uow.transaction('expire_approvals', async (m) => {
+            const closed = await this.txHost.transaction('expire_approvals', async () => {
               // The row lock orders this against a turn taking the lease: that turn then reads the closed history.
-              const [free]: Array<{ agent: string }> = await m.query(
+              const [free]: Array<{ agent: string }> = await this.txHost.tx.query(
                 `SELECT s.current_agent AS agent FROM sessions s WHERE s.id = $1 AND ${SessionLease.FREE} FOR UPDATE`,
                 [sessionId],
               );
               if (!free) return 0; // a running turn closes them itself
-              return (await this.closeExpired(m, sessionId, { turnId: null, agent: free.agent })).length;
+              return (await this.closeExpired(sessionId, { turnId: null, agent: free.agent })).length;
             });
             expired += closed;
           }

@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Owner } from '../auth/owner.decorator.js';
+import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
 import { SessionIdPipe } from '../sessions/sessions.controller.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { ApprovalList, ListApprovalsQuery } from './approval.dto.js';
@@ -8,6 +9,7 @@ import { ApprovalsService } from './approvals.service.js';
 
 /** A session's approvals: a client restores its pending dialogs from this after a restart. Decisions are turns (see TurnsController). */
 @ApiTags('approvals')
+@ApiParam({ name: 'id', format: 'uuid', description: 'The session' })
 @Controller('v1/sessions/:id/approvals')
 export class ApprovalsController {
   constructor(
@@ -18,8 +20,11 @@ export class ApprovalsController {
   @Get()
   @ApiOperation({ summary: "The session's approvals, oldest first; `status=pending` for those still waiting for a decision" })
   @ApiOkResponse({ type: ApprovalList })
-  @ApiBadRequestResponse({ description: 'Unknown status' })
-  @ApiNotFoundResponse({ description: 'No such session for this owner, or deleted' })
+  @ApiErrorResponses({
+    400: '`id` is not a UUID, or an unknown status',
+    404: 'No such session for this owner, or deleted',
+    503: DATABASE_UNAVAILABLE,
+  })
   async list(@Owner() owner: string, @Param('id', SessionIdPipe) id: string, @Query() query: ListApprovalsQuery): Promise<ApprovalList> {
     await this.sessions.get(owner, id);
     return this.approvals.list(id, query.status);

@@ -1,8 +1,8 @@
 import { ConflictException, GoneException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { DataSource, EntityManager } from 'typeorm';
 import { Settings } from '../config/settings.js';
+import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { ApprovalEntity, ApprovalStatus } from './approval.entity.js';
 import { ApprovalList, ApprovalView } from './approval.dto.js';
 
@@ -42,7 +42,7 @@ export function approvalExpired(approval: Pick<ApprovalEntity, 'id' | 'expiresAt
 @Injectable()
 export class ApprovalsService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly txHost: TransactionHost,
     private readonly settings: Settings,
     @InjectMetric('approvals_requested_total') private readonly requested: Counter<string>,
     @InjectMetric('approvals_decided_total') private readonly decided: Counter<string>,
@@ -50,21 +50,18 @@ export class ApprovalsService {
     @InjectMetric('approvals_pending') private readonly pending: Gauge<string>,
   ) {}
 
-  /** Holds a tool call for a person, in the caller's micro-transaction (`save_approval`). */
-  async request(
-    m: EntityManager,
-    input: {
-      sessionId: string;
-      turnId: string;
-      messageId: string;
-      toolCallId: string;
-      toolName: string;
-      args: Record<string, unknown>;
-      reason: string;
-    },
-  ): Promise<ApprovalEntity> {
+  /** Holds a tool call for a person, in the current micro-transaction (`save_approval`). */
+  async request(input: {
+    sessionId: string;
+    turnId: string;
+    messageId: string;
+    toolCallId: string;
+    toolName: string;
+    args: Record<string, unknown>;
+    reason: string;
+  }): Promise<ApprovalEntity> {
     // clock_timestamp(), not now(): the calls of one answer are held in one transaction and are listed in their order.
-    const rows: Array<{ id: string; expiresAt: Date; createdAt: Date }> = await m.query(
+    const rows: Array<{ id: string; expiresAt: Date; createdAt: Date }> = await this.txHost.tx.query(
       `INSERT INTO approvals (session_id, turn_id, message_id, tool_call_id, tool_name, arguments, reason, created_at, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp(), clock_timestamp() + make_interval(secs => $8))
        RETURNING id, expires_at AS "expiresAt", created_at AS "createdAt"`,
@@ -100,14 +97,14 @@ export class ApprovalsService {
   }
 
   async list(sessionId: string, status?: ApprovalStatus): Promise<ApprovalList> {
-    const rows = await this.dataSource.manager.find(ApprovalEntity, { where: { sessionId }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const rows = await this.txHost.tx.find(ApprovalEntity, { where: { sessionId }, order: { createdAt: 'ASC', id: 'ASC' } });
     const now = new Date();
     const items = rows.map((a) => toApprovalView(a, now)).filter((a) => !status || a.status === status);
     return { items };
   }
 
   async get(sessionId: string, approvalId: string): Promise<ApprovalEntity> {
-    const approval = await this.dataSource.manager.findOne(ApprovalEntity, { where: { id: approvalId, sessionId } });
+    const approval = await this.txHost.tx.findOne(ApprovalEntity, { where: { id: approvalId, sessionId } });
     if (!approval) throw approvalNotFound(approvalId);
     return approval;
   }
@@ -117,19 +114,18 @@ export class ApprovalsService {
    * one wins. Not pending: 409; pending but past its expiry: 410.
    */
   async decide(
-    m: EntityManager,
     approval: ApprovalEntity,
     decision: Decision,
     input: { approvedArguments?: Record<string, unknown>; feedback?: string },
   ): Promise<ApprovalEntity> {
-    const [rows] = await m.query(
+    const [rows] = await this.txHost.tx.query(
       `UPDATE approvals SET status = $2, approved_arguments = $3, feedback = $4, decided_at = now()
        WHERE id = $1 AND status = 'pending' AND expires_at > now()
        RETURNING decided_at AS "decidedAt"`,
       [approval.id, DECIDED[decision], input.approvedArguments ?? null, input.feedback ?? null],
     );
     if (!rows.length) {
-      const current = await m.findOne(ApprovalEntity, { where: { id: approval.id } });
+      const current = await this.txHost.tx.findOne(ApprovalEntity, { where: { id: approval.id } });
       if (current?.status === 'pending' || current?.status === 'expired') throw approvalExpired(current);
       throw new ConflictException({
         statusCode: 409,
@@ -156,8 +152,8 @@ export class ApprovalsService {
    * Marks a session's pending approvals closed (`expired`) — those past their expiry, or all of
    * them when the user moved on with a new message — and returns their tool calls.
    */
-  async close(m: EntityManager, sessionId: string, scope: 'expired' | 'all'): Promise<ApprovalEntity[]> {
-    const [rows] = await m.query(
+  async close(sessionId: string, scope: 'expired' | 'all'): Promise<ApprovalEntity[]> {
+    const [rows] = await this.txHost.tx.query(
       `UPDATE approvals SET status = 'expired', decided_at = now()
        WHERE session_id = $1 AND status = 'pending' ${scope === 'expired' ? 'AND expires_at <= now()' : ''}
        RETURNING id, tool_call_id AS "toolCallId", tool_name AS "toolName"`,
@@ -169,7 +165,7 @@ export class ApprovalsService {
 
   /** Pending approvals past their expiry, across sessions (the sweep). */
   async expiredSessions(limit: number): Promise<string[]> {
-    const rows: Array<{ session_id: string }> = await this.dataSource.query(
+    const rows: Array<{ session_id: string }> = await this.txHost.tx.query(
       `SELECT DISTINCT session_id FROM approvals WHERE status = 'pending' AND expires_at <= now() LIMIT $1`,
       [limit],
     );
@@ -177,7 +173,7 @@ export class ApprovalsService {
   }
 
   async refreshPendingGauge(): Promise<void> {
-    const [row] = await this.dataSource.query(`SELECT count(*)::int AS n FROM approvals WHERE status = 'pending' AND expires_at > now()`);
+    const [row] = await this.txHost.tx.query(`SELECT count(*)::int AS n FROM approvals WHERE status = 'pending' AND expires_at > now()`);
     this.pending.set(row?.n ?? 0);
   }
 }

@@ -61,6 +61,10 @@ export class Settings {
   @Min(100)
   DB_BREAKER_COOLDOWN_MS = 10_000;
 
+  /** `openai`: any OpenAI-compatible endpoint; `anthropic`: Anthropic's Messages API. */
+  @IsIn(['openai', 'anthropic'])
+  LLM_PROVIDER: 'openai' | 'anthropic' = 'openai';
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'LLM_BASE_URL must be an http(s) URL' })
@@ -71,16 +75,42 @@ export class Settings {
   @IsString()
   LLM_API_KEY?: string;
 
+  /** Unset: `gpt-4o-mini` for `openai`, `claude-sonnet-4-5` for `anthropic`. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
   @IsString()
-  LLM_MODEL = 'gpt-4o-mini';
+  LLM_MODEL!: string;
 
-  /** Whole-request bound on one LLM call. */
+  /** Ask for usage in the stream (`stream_options.include_usage`); some gateways refuse the option. */
+  @Transform(toBool)
+  @IsBoolean()
+  LLM_STREAM_USAGE = true;
+
+  /** Anthropic's `max_tokens` (the API requires one). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  LLM_MAX_TOKENS = 8192;
+
+  /** Anthropic's extended thinking budget in tokens; 0 turns thinking off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  LLM_THINKING_BUDGET = 0;
+
+  /** Whole-request bound on one LLM call (a reasoning model may think for minutes). */
   @Transform(toInt)
   @IsInt()
   @Min(100)
-  LLM_TIMEOUT_MS = 120_000;
+  LLM_TIMEOUT_MS = 300_000;
 
-  /** Longest silence allowed between two chunks of a streaming answer. */
+  /** Longest wait for the first byte of an answer: a local server may first have to load the model. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  LLM_FIRST_TOKEN_TIMEOUT_MS = 120_000;
+
+  /** Longest silence allowed between two chunks of a streaming answer (any byte counts, keep-alives too). */
   @Transform(toInt)
   @IsInt()
   @Min(100)
@@ -219,11 +249,12 @@ function apiKeyProblems(apiKeys: string): string[] {
 export function loadSettings(env: Record<string, string | undefined>): Settings {
   const known = Object.keys(new Settings());
   const raw: Record<string, string> = {};
-  for (const name of [...known, 'DATABASE_URL', 'LLM_BASE_URL', 'LLM_API_KEY', 'API_KEYS', 'APPROVAL_POLICY_FILE']) {
+  for (const name of [...known, 'DATABASE_URL', 'LLM_BASE_URL', 'LLM_API_KEY', 'LLM_MODEL', 'API_KEYS', 'APPROVAL_POLICY_FILE']) {
     const value = env[name];
     if (value !== undefined) raw[name] = value;
   }
   const settings = plainToInstance(Settings, raw);
+  settings.LLM_MODEL ??= settings.LLM_PROVIDER === 'anthropic' ? 'claude-sonnet-4-5' : 'gpt-4o-mini';
   const errors = validateSync(settings, { forbidUnknownValues: false });
   const problems = errors.flatMap((e) =>
     Object.values(e.constraints ?? {}).map((message) =>
@@ -233,6 +264,12 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     ),
   );
   if (settings.API_KEYS && !errors.some((e) => e.property === 'API_KEYS')) problems.push(...apiKeyProblems(settings.API_KEYS));
+  if (settings.LLM_PROVIDER === 'anthropic' && !settings.LLM_API_KEY && !settings.LLM_BASE_URL) {
+    problems.push('LLM_API_KEY: must be set when LLM_PROVIDER=anthropic');
+  }
+  if (settings.LLM_THINKING_BUDGET > 0 && settings.LLM_THINKING_BUDGET >= settings.LLM_MAX_TOKENS) {
+    problems.push('LLM_THINKING_BUDGET: must be smaller than LLM_MAX_TOKENS');
+  }
   if (settings.NODE_ENV === 'production' && !settings.API_KEYS) {
     problems.push('API_KEYS: must be set when NODE_ENV=production (the service refuses to run open in production)');
   }

@@ -1,7 +1,6 @@
 import pg from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations/index.js';
-import { WriteGuardSubscriber } from '../unit-of-work/write-guard.subscriber.js';
 import { entities } from './entities.js';
 
 /**
@@ -23,7 +22,6 @@ export function dataSourceOptions(url: string, poolSize: number, connectTimeoutM
     type: 'postgres',
     url,
     entities,
-    subscribers: [WriteGuardSubscriber],
     migrations,
     migrationsTableName: 'migrations',
     uuidExtension: 'pgcrypto',

@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { Settings } from '../config/settings.js';
+import { guardWrites } from '../unit-of-work/write-guard.js';
 import { DatabaseActivity, databaseActivityGauges } from './database-activity.js';
 import { DatabaseBreaker, databaseCircuitGauge } from './database-breaker.js';
 import { DatabaseErrorFilter } from './database-error.filter.js';
@@ -32,6 +33,8 @@ export class Database implements OnApplicationShutdown {
       await dataSource.initialize();
       const applied = await dataSource.runMigrations({ transaction: 'each' });
       if (applied.length) this.logger.log(`Applied migrations: ${applied.map((m) => m.name).join(', ')}`);
+      // From here on every write must run in a micro-transaction of a Unit of Work.
+      guardWrites(dataSource);
     } catch (error) {
       if (dataSource.isInitialized) await dataSource.destroy();
       await embedded?.stop();

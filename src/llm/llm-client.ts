@@ -12,7 +12,16 @@ import {
 } from 'cockatiel';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { Settings } from '../config/settings.js';
-import { classifyLlmError, isRetryable, LlmCallAborted, LlmError, LlmStreamBrokeOff, LlmTimeoutError } from './llm-errors.js';
+import {
+  classifyLlmError,
+  isProviderFailure,
+  isRetryable,
+  LlmCallAborted,
+  LlmError,
+  LlmStreamBrokeOff,
+  LlmTimeoutError,
+} from './llm-errors.js';
+import { IdleTimer } from './idle-timer.js';
 import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
 
 const CIRCUIT_STATE: Record<CircuitState, number> = {
@@ -45,9 +54,9 @@ export class LlmClient {
     @InjectMetric('llm_circuit_state') private readonly circuit: Gauge<string>,
   ) {
     this.labels = { gen_ai_provider_name: provider.name, gen_ai_request_model: provider.model };
-    // A turn that stopped while waiting is no failure of the provider.
+    // A turn that stopped while waiting, a refused request or an incomplete answer is no failure of the provider.
     this.breaker = circuitBreaker(
-      handleWhen((error) => !(error instanceof LlmCallAborted)),
+      handleWhen((error) => !(error instanceof LlmCallAborted) && isProviderFailure(classifyLlmError(error))),
       {
         halfOpenAfter: settings.LLM_BREAKER_COOLDOWN_MS,
         breaker: new ConsecutiveBreaker(settings.LLM_BREAKER_THRESHOLD),
@@ -116,13 +125,11 @@ export class LlmClient {
   private async attempt(request: LlmRequest, deliver: (event: LlmEvent) => void, delivered: () => boolean): Promise<void> {
     request.signal.throwIfAborted();
     const controller = new AbortController();
-    const idle = setTimeout(
-      () => controller.abort(new LlmTimeoutError('The LLM stopped sending tokens.')),
-      this.settings.LLM_IDLE_TIMEOUT_MS,
-    );
+    const idle = new IdleTimer(this.settings.LLM_FIRST_TOKEN_TIMEOUT_MS, this.settings.LLM_IDLE_TIMEOUT_MS, (e) => controller.abort(e));
     try {
-      await this.provider.stream({ ...request, signal: AbortSignal.any([request.signal, controller.signal]) }, (event) => {
-        idle.refresh();
+      const signal = AbortSignal.any([request.signal, controller.signal]);
+      await this.provider.stream({ ...request, signal, onAlive: () => idle.alive() }, (event) => {
+        idle.alive();
         deliver(event);
       });
       // The SDK ends a stream quietly when its signal aborts: an abort is not a complete answer.
@@ -135,7 +142,7 @@ export class LlmClient {
       // The user has seen tokens: trying again would show them twice.
       throw delivered() ? new LlmStreamBrokeOff(failure) : failure;
     } finally {
-      clearTimeout(idle);
+      idle.stop();
       controller.abort();
     }
   }

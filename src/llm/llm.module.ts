@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { Settings } from '../config/settings.js';
+import { AnthropicProvider } from './anthropic-provider.js';
 import { LlmClient } from './llm-client.js';
 import { LlmProvider } from './llm-provider.js';
 import { OpenAiProvider } from './openai-provider.js';
@@ -8,14 +9,19 @@ import { ScriptedProvider } from './scripted-provider.js';
 
 const genAiLabels = ['gen_ai_provider_name', 'gen_ai_request_model'];
 
-/** LLM providers (OpenAI-compatible and the offline scripted model), retry and circuit breaker. */
+/** LLM providers (OpenAI-compatible, Anthropic and the offline scripted model), retry and circuit breaker. */
 @Global()
 @Module({
   providers: [
     {
       provide: LlmProvider,
       inject: [Settings],
-      useFactory: (settings: Settings) => (settings.LLM_BASE_URL ? new OpenAiProvider(settings) : new ScriptedProvider(settings)),
+      useFactory: (settings: Settings) =>
+        settings.LLM_PROVIDER === 'anthropic'
+          ? new AnthropicProvider(settings)
+          : settings.LLM_BASE_URL
+            ? new OpenAiProvider(settings)
+            : new ScriptedProvider(settings),
     },
     LlmClient,
     makeHistogramProvider({

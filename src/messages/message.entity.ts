@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
+import type { ProviderState } from '../llm/llm-provider.js';
 import { SessionEntity } from '../sessions/session.entity.js';
 import { TurnEntity } from '../turns/turn.entity.js';
 
@@ -11,7 +12,10 @@ export interface StoredToolCall {
 }
 
 /** What the LLM's context is built from: the columns of a message it needs. */
-export type HistoryEntry = Pick<MessageEntity, 'role' | 'content' | 'toolCalls' | 'toolCallId'>;
+export type HistoryEntry = Pick<MessageEntity, 'role' | 'content' | 'toolCalls' | 'toolCallId'> & {
+  /** What the answer's provider wants back with it (never its reasoning text). */
+  providerState?: ProviderState | null;
+};
 
 /** One entry of the history. Append-only: turns insert rows and never rewrite them. */
 @Entity('messages')

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
 import { Owner } from '../auth/owner.decorator.js';
 import { SessionIdPipe } from '../sessions/sessions.controller.js';
 import { SessionsService } from '../sessions/sessions.service.js';
@@ -8,6 +9,7 @@ import { MessagesService } from './messages.service.js';
 
 /** A session's history, page by page in conversation order. */
 @ApiTags('turns')
+@ApiParam({ name: 'id', format: 'uuid', description: 'The session' })
 @Controller('v1/sessions/:id')
 export class MessagesController {
   constructor(
@@ -16,8 +18,13 @@ export class MessagesController {
   ) {}
 
   @Get('messages')
+  @ApiOperation({ summary: "The session's messages in conversation order, a page at a time" })
   @ApiOkResponse({ type: MessagePage })
-  @ApiNotFoundResponse()
+  @ApiErrorResponses({
+    400: '`id` is not a UUID, or a bad `limit` or `after`',
+    404: 'No such session for this owner, or deleted',
+    503: DATABASE_UNAVAILABLE,
+  })
   async listMessages(
     @Owner() owner: string,
     @Param('id', SessionIdPipe) id: string,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
 import type { LlmToolCall } from '../llm/llm-provider.js';
+import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { HistoryEntry, MessageEntity, StoredToolCall } from './message.entity.js';
 import { MessagePage, MessageView } from './message.dto.js';
 
@@ -40,13 +40,13 @@ export function unansweredCalls(history: HistoryEntry[]): StoredToolCall[] {
 /** The message history: append-only rows in conversation order. */
 @Injectable()
 export class MessagesService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly txHost: TransactionHost) {}
 
   /**
-   * Appends messages in order and counts them on the session — one statement, in the caller's
+   * Appends messages in order and counts them on the session — one statement, in the current
    * micro-transaction. `title` names a session that has none yet.
    */
-  async append(m: EntityManager, sessionId: string, messages: NewMessage[], title?: string): Promise<MessageEntity[]> {
+  async append(sessionId: string, messages: NewMessage[], title?: string): Promise<MessageEntity[]> {
     if (messages.length === 0) return [];
     const rows = messages.map((msg, ord) => ({
       ord,
@@ -59,7 +59,7 @@ export class MessagesService {
       status: msg.status ?? 'complete',
       metadata: msg.metadata ?? null,
     }));
-    const inserted: Array<{ id: string; seq: string; created_at: Date }> = await m.query(
+    const inserted: Array<{ id: string; seq: string; created_at: Date }> = await this.txHost.tx.query(
       `WITH inserted AS (
          INSERT INTO messages (session_id, turn_id, role, content, tool_calls, tool_call_id, agent, status, metadata)
          SELECT $1, x.turn_id, x.role, x.content, x.tool_calls, x.tool_call_id, x.agent, x.status, x.metadata
@@ -94,14 +94,15 @@ export class MessagesService {
 
   /** The whole stored history, oldest first: what the LLM's context is built from (only the columns it needs). */
   history(sessionId: string): Promise<HistoryEntry[]> {
-    return this.dataSource.query(
-      `SELECT role, content, tool_calls AS "toolCalls", tool_call_id AS "toolCallId" FROM messages WHERE session_id = $1 ORDER BY seq`,
+    return this.txHost.tx.query(
+      `SELECT role, content, tool_calls AS "toolCalls", tool_call_id AS "toolCallId", metadata->'providerState' AS "providerState"
+       FROM messages WHERE session_id = $1 ORDER BY seq`,
       [sessionId],
     );
   }
 
   async page(sessionId: string, limit = 100, after?: string): Promise<MessagePage> {
-    const qb = this.dataSource.manager
+    const qb = this.txHost.tx
       .createQueryBuilder(MessageEntity, 'm')
       .where('m.session_id = :sessionId', { sessionId })
       .orderBy('m.seq', 'ASC')
@@ -117,7 +118,7 @@ export class MessagesService {
 
   /** The assistant message that made a tool call, with that call. */
   async findCall(sessionId: string, toolCallId: string): Promise<{ message: MessageEntity; call: StoredToolCall } | undefined> {
-    const message = await this.dataSource.manager
+    const message = await this.txHost.tx
       .createQueryBuilder(MessageEntity, 'm')
       .where('m.session_id = :sessionId', { sessionId })
       .andWhere(`m.role = 'assistant'`)
@@ -133,11 +134,11 @@ export class MessagesService {
    * OpenAI-compatible servers number calls per answer (`call_0`) or send none, and a client posts its
    * result by id. The LLM only ever sees the stored ids, so replacing one is safe.
    */
-  async uniqueToolCalls(m: EntityManager, sessionId: string, calls: LlmToolCall[]): Promise<StoredToolCall[]> {
+  async uniqueToolCalls(sessionId: string, calls: LlmToolCall[]): Promise<StoredToolCall[]> {
     if (calls.length === 0) return [];
     const given = calls.map((c) => c.id).filter(Boolean);
     const taken: Array<{ id: string }> = given.length
-      ? await m.query(
+      ? await this.txHost.tx.query(
           `SELECT DISTINCT call->>'id' AS id FROM messages msg, jsonb_array_elements(msg.tool_calls) call
            WHERE msg.session_id = $1 AND msg.role = 'assistant' AND msg.tool_calls IS NOT NULL AND call->>'id' = ANY($2)`,
           [sessionId, given],
@@ -152,12 +153,12 @@ export class MessagesService {
   }
 
   async agentOf(messageId: string): Promise<string | undefined> {
-    const [row] = await this.dataSource.query(`SELECT agent FROM messages WHERE id = $1`, [messageId]);
+    const [row] = await this.txHost.tx.query(`SELECT agent FROM messages WHERE id = $1`, [messageId]);
     return row?.agent ?? undefined;
   }
 
   async hasResult(sessionId: string, toolCallId: string): Promise<boolean> {
-    const rows = await this.dataSource.query(
+    const rows = await this.txHost.tx.query(
       `SELECT 1 FROM messages WHERE session_id = $1 AND role = 'tool' AND tool_call_id = $2 LIMIT 1`,
       [sessionId, toolCallId],
     );

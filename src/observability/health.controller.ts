@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import { ShutdownState } from './shutdown-state.js';
@@ -14,15 +14,15 @@ export class HealthController {
     private readonly shutdown: ShutdownState,
   ) {}
 
-  /** The process is up. */
   @Get('live')
+  @ApiOperation({ summary: 'Liveness: the process is up' })
   @HealthCheck()
   live() {
     return this.health.check([]);
   }
 
-  /** The service can take turns: the database answers and no stop is under way. */
   @Get('ready')
+  @ApiOperation({ summary: 'Readiness: the service can take turns (the database answers and no stop is under way)' })
   @HealthCheck()
   ready() {
     return this.health.check([

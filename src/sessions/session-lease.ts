@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Settings } from '../config/settings.js';
-import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+import { TransactionHost } from '../unit-of-work/transaction-host.js';
 
 interface HeldLease {
   sessionId: string;
@@ -23,7 +23,7 @@ export class SessionLease implements OnModuleInit, OnApplicationShutdown {
   private renewing = false;
 
   constructor(
-    private readonly uow: UnitOfWorkContext,
+    private readonly txHost: TransactionHost,
     private readonly settings: Settings,
   ) {}
 
@@ -70,9 +70,9 @@ export class SessionLease implements OnModuleInit, OnApplicationShutdown {
     this.renewing = true;
     const turnIds = [...this.held.keys()];
     try {
-      const rows = await this.uow.run('lease_renewal', (uow) =>
-        uow.transaction('renew_leases', (m) =>
-          m.query(
+      const rows = await this.txHost.run('lease_renewal', () =>
+        this.txHost.transaction('renew_leases', () =>
+          this.txHost.tx.query(
             `WITH renewed AS (
                UPDATE sessions SET lease_expires_at = now() + make_interval(secs => $2)
                WHERE active_turn_id = ANY($1::uuid[]) AND deleted_at IS NULL

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { Settings } from '../config/settings.js';
-import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+import { TransactionHost } from '../unit-of-work/transaction-host.js';
 
 /** Sessions soft-deleted per micro-transaction, so one sweep never holds many row locks for long. */
 const BATCH_SIZE = 500;
@@ -16,7 +16,7 @@ export class SessionRetention {
   private readonly logger = new Logger(SessionRetention.name);
 
   constructor(
-    private readonly uow: UnitOfWorkContext,
+    private readonly txHost: TransactionHost,
     private readonly settings: Settings,
   ) {}
 
@@ -32,11 +32,11 @@ export class SessionRetention {
 
   /** Soft-deletes every session idle past the TTL; returns how many. */
   async expireIdleSessions(): Promise<number> {
-    return this.uow.run('session_retention', async (uow) => {
+    return this.txHost.run('session_retention', async () => {
       let total = 0;
       for (;;) {
-        const [rows] = await uow.transaction('expire_sessions', (m) =>
-          m.query(
+        const [rows] = await this.txHost.transaction('expire_sessions', () =>
+          this.txHost.tx.query(
             `UPDATE sessions SET deleted_at = now(), updated_at = now()
              WHERE id IN (
                SELECT s.id FROM sessions s

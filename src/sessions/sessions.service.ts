@@ -1,6 +1,5 @@
 import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { SessionPage, SessionView } from './session.dto.js';
 
 const TITLE_FROM_MESSAGE = 80;
@@ -75,14 +74,11 @@ export function titleFrom(content: string): string {
 /** Sessions: create, read, list, rename, soft delete — always within one owner. */
 @Injectable()
 export class SessionsService {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly uow: UnitOfWorkContext,
-  ) {}
+  constructor(private readonly txHost: TransactionHost) {}
 
   async create(owner: string, input: { title?: string; agent: string }): Promise<SessionView> {
-    const [row]: SessionRow[] = await this.uow.current().statement('create_session', (m) =>
-      m.query(
+    const [row]: SessionRow[] = await this.txHost.statement('create_session', () =>
+      this.txHost.tx.query(
         `INSERT INTO sessions (owner, title, current_agent) VALUES ($1, $2, $3)
          RETURNING id, title, current_agent, message_count, false AS busy, created_at, updated_at, last_activity_at,
                    last_activity_at::text AS cursor_at`,
@@ -92,8 +88,28 @@ export class SessionsService {
     return toView(row);
   }
 
-  async get(owner: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<SessionView> {
-    const rows: SessionRow[] = await manager.query(`${SELECT_SESSION} WHERE s.id = $1 AND s.owner = $2 AND s.deleted_at IS NULL`, [
+  /**
+   * The owner's session `id`, created on first use: AG-UI clients name their threads. Another
+   * owner's or a deleted session stays 404 (the INSERT does nothing when the id exists).
+   */
+  async open(owner: string, id: string, agent: string): Promise<SessionView> {
+    try {
+      return await this.get(owner, id);
+    } catch (error) {
+      if (!(error instanceof NotFoundException)) throw error;
+    }
+    await this.txHost.statement('create_session', () =>
+      this.txHost.tx.query(`INSERT INTO sessions (id, owner, current_agent) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, [
+        id,
+        owner,
+        agent,
+      ]),
+    );
+    return this.get(owner, id);
+  }
+
+  async get(owner: string, id: string): Promise<SessionView> {
+    const rows: SessionRow[] = await this.txHost.tx.query(`${SELECT_SESSION} WHERE s.id = $1 AND s.owner = $2 AND s.deleted_at IS NULL`, [
       id,
       owner,
     ]);
@@ -112,7 +128,7 @@ export class SessionsService {
       params.push(after.at, after.id);
       where += ' AND (s.last_activity_at, s.id) < ($3::timestamptz, $4::uuid)';
     }
-    const rows: SessionRow[] = await this.dataSource.query(
+    const rows: SessionRow[] = await this.txHost.tx.query(
       `${SELECT_SESSION} WHERE ${where} ORDER BY s.last_activity_at DESC, s.id DESC LIMIT $2`,
       params,
     );
@@ -122,28 +138,23 @@ export class SessionsService {
   }
 
   async rename(owner: string, id: string, title: string): Promise<SessionView> {
-    const [rows] = await this.uow
-      .current()
-      .transaction('rename_session', (m) =>
-        m.query(`UPDATE sessions SET title = $3, updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`, [
-          id,
-          owner,
-          title.trim(),
-        ]),
-      );
+    const [rows] = await this.txHost.transaction('rename_session', () =>
+      this.txHost.tx.query(
+        `UPDATE sessions SET title = $3, updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`,
+        [id, owner, title.trim()],
+      ),
+    );
     if (!rows?.length) throw sessionNotFound(id);
     return this.get(owner, id);
   }
 
   async softDelete(owner: string, id: string): Promise<void> {
-    const [rows] = await this.uow
-      .current()
-      .transaction('delete_session', (m) =>
-        m.query(
-          `UPDATE sessions SET deleted_at = now(), updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`,
-          [id, owner],
-        ),
-      );
+    const [rows] = await this.txHost.transaction('delete_session', () =>
+      this.txHost.tx.query(
+        `UPDATE sessions SET deleted_at = now(), updated_at = now() WHERE id = $1 AND owner = $2 AND deleted_at IS NULL RETURNING id`,
+        [id, owner],
+      ),
+    );
     if (!rows?.length) throw sessionNotFound(id);
   }
 }

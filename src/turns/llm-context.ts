@@ -10,10 +10,12 @@ export function estimateTokens(message: ChatMessage): number {
 
 function toChatMessage(m: HistoryEntry): ChatMessage {
   switch (m.role) {
-    case 'assistant':
+    case 'assistant': {
+      const state = m.providerState ? { providerState: m.providerState } : {};
       return m.toolCalls?.length
-        ? { role: 'assistant', content: m.content ?? null, tool_calls: m.toolCalls }
-        : { role: 'assistant', content: m.content ?? '' };
+        ? { role: 'assistant', content: m.content ?? null, tool_calls: m.toolCalls, ...state }
+        : { role: 'assistant', content: m.content ?? '', ...state };
+    }
     case 'tool':
       return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content ?? '' };
     case 'system':
@@ -32,6 +34,8 @@ export function buildContext(systemPrompt: string, history: HistoryEntry[], budg
   // Groups: an assistant answer with the tool messages that follow it, or a lone message.
   const groups: ChatMessage[][] = [];
   for (const m of history) {
+    // An empty answer (stored by earlier versions) is no message: providers refuse one.
+    if (m.role === 'assistant' && !m.content && !m.toolCalls?.length) continue;
     const chat = toChatMessage(m);
     if (chat.role === 'tool' && groups.length > 0) groups[groups.length - 1].push(chat);
     else groups.push([chat]);

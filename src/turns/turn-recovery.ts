@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
-import { UnitOfWorkContext } from '../unit-of-work/unit-of-work.context.js';
+import { TransactionHost } from '../unit-of-work/transaction-host.js';
 
 /**
  * Turns whose process died (killed, crashed) stay `running` with a lease that expires. This sweep
@@ -14,16 +14,16 @@ export class TurnRecovery {
   private readonly logger = new Logger(TurnRecovery.name);
 
   constructor(
-    private readonly uow: UnitOfWorkContext,
+    private readonly txHost: TransactionHost,
     @InjectMetric('turns_total') private readonly turnsTotal: Counter<string>,
   ) {}
 
   @Interval('turn-recovery', 15_000)
   async sweep(): Promise<number> {
     try {
-      const [rows] = await this.uow.run('turn_recovery', (uow) =>
-        uow.transaction('interrupt_dead_turns', (m) =>
-          m.query(
+      const [rows] = await this.txHost.run('turn_recovery', () =>
+        this.txHost.transaction('interrupt_dead_turns', () =>
+          this.txHost.tx.query(
             `UPDATE turns t SET status = 'interrupted', finished_at = now(), error = 'its process stopped before the turn ended'
              WHERE t.status = 'running' AND NOT EXISTS (
                SELECT 1 FROM sessions s WHERE s.active_turn_id = t.id AND s.lease_expires_at > now())

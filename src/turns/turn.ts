@@ -1,5 +1,7 @@
-import type { EntityManager } from 'typeorm';
+import { isRuntimeTool } from '../agents/tools.js';
+import type { ProviderState } from '../llm/llm-provider.js';
 import type { HistoryEntry, MessageEntity } from '../messages/message.entity.js';
+import type { TransactionHost } from '../unit-of-work/transaction-host.js';
 import type { UnitOfWork } from '../unit-of-work/unit-of-work.js';
 import { events } from './protocol/events.js';
 import type { DoneStatus, TurnEvent } from './protocol/turn-event.js';
@@ -13,6 +15,7 @@ export interface Turn {
   sessionId: string;
   agent: string;
   kind: TurnKind;
+  /** The stream's Unit of Work: its signal (the client left) and the work it must wait for. Writes go through TransactionHost. */
   uow: UnitOfWork;
   /** Aborted when the turn must stop: cancel, lost lease, shutdown. */
   stop: AbortController;
@@ -24,13 +27,34 @@ export interface Turn {
   switches: number;
   /** The history as the turn's first step will send it, when the turn has just read it. */
   history?: HistoryEntry[];
+  /** The client-run tools this turn's client can run (an AG-UI client's `tools`); unset: all the agent has. */
+  clientTools?: ReadonlySet<string>;
   /** Text streamed by the current LLM step and not yet stored. */
   partial: string;
+  /** The current LLM step's reasoning: stored with its answer, never as its text, and never sent back to the LLM. */
+  reasoning: string;
   startedAt: number;
 }
 
 /** What starts a turn once its lease is taken: the status to end with, or `continue` into the agent loop. */
 export type Kickoff = (turn: Turn) => Promise<DoneStatus | 'continue'>;
+
+/** What an answer keeps besides its text: the step's reasoning, and what its provider wants back with it. */
+export function answerMetadata(turn: Turn, providerState?: ProviderState): Record<string, unknown> | null {
+  if (!turn.reasoning && !providerState) return null;
+  return { ...(turn.reasoning ? { reasoning: turn.reasoning } : {}), ...(providerState ? { providerState } : {}) };
+}
+
+/** What a turn route may say about its client, beyond the input itself. */
+export interface TurnOptions {
+  /** Names of the client-run tools the client can run; the agent's tools outside it are not offered. */
+  clientTools?: readonly string[];
+}
+
+/** Whether the turn offers `tool` to the LLM: runtime tools always; client tools when the client can run them. */
+export function offersTool(turn: Turn, tool: string): boolean {
+  return !turn.clientTools || isRuntimeTool(tool) || turn.clientTools.has(tool);
+}
 
 export function addUsage(turn: Turn, input: number, output: number): void {
   turn.usage.input += input;
@@ -42,12 +66,13 @@ export function addUsage(turn: Turn, input: number, output: number): void {
  * always describes a committed row. `single` marks work that is one SQL statement (no BEGIN/COMMIT).
  */
 export async function commitMessages(
+  txHost: TransactionHost,
   turn: Turn,
   operation: string,
-  work: (m: EntityManager) => Promise<MessageEntity[]>,
+  work: () => Promise<MessageEntity[]>,
   single = false,
 ): Promise<MessageEntity[]> {
-  const saved = single ? await turn.uow.statement(operation, work) : await turn.uow.transaction(operation, work);
+  const saved = single ? await txHost.statement(operation, work) : await txHost.transaction(operation, work);
   for (const message of saved) turn.emit(events.message(message));
   return saved;
 }

@@ -1,34 +1,28 @@
 import { BadRequestException, Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiProduces,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Observable } from 'rxjs';
 import { DecideApprovalDto } from '../approvals/approval.dto.js';
 import { Owner } from '../auth/owner.decorator.js';
+import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
 import { Settings } from '../config/settings.js';
 import { SessionIdPipe } from '../sessions/sessions.controller.js';
 import { CancelResult, PostMessageDto, ToolResultDto } from '../messages/message.dto.js';
 import { writeEventStream } from './protocol/sse-response.js';
+import { ApiTurnStream } from './turn-event.schema.js';
 import { TurnRunner } from './turn-runner.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const STREAM_DOC =
-  'Answers `text/event-stream`: `turn` first, then `agent_switched`, `token`, `message`, `tool_call`, ' +
-  '`approval_required` and `error` events, and `done` last. Refused before the stream starts with JSON: ' +
-  '400 bad input, 404 unknown session, 409 `session_busy` while another turn runs.';
+const NOT_FOUND = 'No such session for this owner, or deleted';
+const BUSY = 'Another turn of the session is running (`session_busy`)';
+const UNAVAILABLE = `${DATABASE_UNAVAILABLE}, or the service is stopping (\`shutting_down\`)`;
 
 /**
  * The turn routes: each answers a Server-Sent Events stream. The returned Observable is what the
  * Unit of Work interceptor subscribes, so the Unit of Work spans the whole stream.
  */
 @ApiTags('turns')
+@ApiParam({ name: 'id', format: 'uuid', description: 'The session' })
 @Controller('v1/sessions/:id')
 export class TurnsController {
   constructor(
@@ -37,11 +31,9 @@ export class TurnsController {
   ) {}
 
   @Post('messages')
-  @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: STREAM_DOC })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
-  @ApiConflictResponse()
+  @ApiOperation({ summary: "Send a user message; the agents' answer streams back" })
+  @ApiTurnStream()
+  @ApiErrorResponses({ 400: '`id` is not a UUID, a bad body, or an unknown agent', 404: NOT_FOUND, 409: BUSY, 503: UNAVAILABLE })
   async postMessage(
     @Owner() owner: string,
     @Param('id', SessionIdPipe) id: string,
@@ -52,11 +44,15 @@ export class TurnsController {
   }
 
   @Post('tool-results')
-  @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: `${STREAM_DOC} 404 for an unknown tool call, 409 for a second result.` })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
-  @ApiConflictResponse()
+  @ApiOperation({ summary: 'Post the result of a tool the client ran; the turn continues as a stream' })
+  @ApiTurnStream()
+  @ApiErrorResponses({
+    400: '`id` is not a UUID, or a bad body',
+    404: `${NOT_FOUND}, or no such tool call in it (\`tool_call_not_found\`)`,
+    409: `${BUSY}, the call already has a result (\`tool_result_exists\`), or it waits for approval (\`awaiting_approval\`)`,
+    410: 'The approval the call needed expired (`approval_expired`)',
+    503: UNAVAILABLE,
+  })
   async postToolResult(
     @Owner() owner: string,
     @Param('id', SessionIdPipe) id: string,
@@ -67,11 +63,16 @@ export class TurnsController {
   }
 
   @Post('approvals/:approvalId')
-  @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: `${STREAM_DOC} 409 when the approval was already decided, 410 when it expired.` })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
-  @ApiConflictResponse()
+  @ApiOperation({ summary: 'Approve, edit or reject a held tool call; the turn continues as a stream' })
+  @ApiParam({ name: 'approvalId', format: 'uuid' })
+  @ApiTurnStream()
+  @ApiErrorResponses({
+    400: 'An id is not a UUID, a bad body, or edited arguments the agent may not use (`invalid_arguments`)',
+    404: `${NOT_FOUND}, or no such approval in it (\`approval_not_found\`)`,
+    409: `${BUSY}, or the approval was already decided (\`approval_decided\`)`,
+    410: 'The approval expired (`approval_expired`)',
+    503: UNAVAILABLE,
+  })
   async decide(
     @Owner() owner: string,
     @Param('id', SessionIdPipe) id: string,
@@ -86,8 +87,9 @@ export class TurnsController {
 
   @Post('cancel')
   @HttpCode(202)
+  @ApiOperation({ summary: "Stop the session's running turn" })
   @ApiAcceptedResponse({ type: CancelResult })
-  @ApiNotFoundResponse()
+  @ApiErrorResponses({ 400: '`id` is not a UUID', 404: NOT_FOUND, 503: DATABASE_UNAVAILABLE })
   cancel(@Owner() owner: string, @Param('id', SessionIdPipe) id: string): Promise<CancelResult> {
     return this.turns.cancel(owner, id);
   }

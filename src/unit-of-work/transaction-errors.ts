@@ -73,9 +73,12 @@ export class StreamEndedError extends Error {
   }
 }
 
-/** A write was attempted where no Unit of Work is active: a programming error. */
+/** Database work where no Unit of Work (or, for a write, no micro-transaction) is active: a programming error. */
 export class NoUnitOfWorkError extends Error {
   constructor(what: string) {
-    super(`${what} outside a Unit of Work: wrap the work in a route (the interceptor opens one) or UnitOfWorkContext.run()`);
+    super(
+      `${what} outside a micro-transaction of a Unit of Work: run it in TransactionHost.transaction() or statement() ` +
+        '(routes get their Unit of Work from the interceptor, background jobs from TransactionHost.run())',
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
-import { UnitOfWorkContext } from './unit-of-work.context.js';
+import { TransactionHost } from './transaction-host.js';
 
 /**
  * Opens a Unit of Work when the route's Observable is subscribed, not when the handler returns,
@@ -9,18 +9,18 @@ import { UnitOfWorkContext } from './unit-of-work.context.js';
  */
 @Injectable()
 export class UnitOfWorkInterceptor implements NestInterceptor {
-  constructor(private readonly context: UnitOfWorkContext) {}
+  constructor(private readonly host: TransactionHost) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
     const name = `${ctx.getClass().name}.${ctx.getHandler().name}`;
     return new Observable((subscriber) => {
-      const uow = this.context.open(name);
+      const uow = this.host.open(name);
       let ended = false;
       const end = (outcome: 'completed' | 'error' | 'unsubscribed') => {
         ended = true;
         return uow.end(outcome);
       };
-      const subscription = this.context.within(uow, () =>
+      const subscription = this.host.within(uow, () =>
         next.handle().subscribe({
           next: (value) => subscriber.next(value),
           error: (error: unknown) => void end('error').finally(() => subscriber.error(error)),

@@ -1,14 +1,14 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import { UnitOfWorkContext } from './unit-of-work.context.js';
+import { TransactionHost } from './transaction-host.js';
 import { UnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
 
 /** The stream-scoped Unit of Work, its interceptor and the micro-transaction metrics. */
 @Global()
 @Module({
   providers: [
-    UnitOfWorkContext,
+    TransactionHost,
     { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
     makeHistogramProvider({
       name: 'sse_transaction_duration_seconds',
@@ -37,6 +37,6 @@ import { UnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
       labelNames: ['operation', 'reason'],
     }),
   ],
-  exports: [UnitOfWorkContext],
+  exports: [TransactionHost],
 })
 export class UnitOfWorkModule {}

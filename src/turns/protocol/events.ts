@@ -12,6 +12,8 @@ export const events = {
 
   token: (delta: string): TurnEvent => ({ type: 'token', data: { delta } }),
 
+  reasoning: (delta: string): TurnEvent => ({ type: 'reasoning', data: { delta } }),
+
   /** A committed message; see `commitMessages`, which sends these only after their transaction. */
   message: (message: MessageEntity): TurnEvent => ({ type: 'message', data: { message: toMessageView(message) } }),
 

@@ -27,15 +27,19 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response, 
     let corked = false;
     let ping: NodeJS.Timeout | undefined;
     let finished = false;
+
+    // Node 22 drops what was written while corked if end() comes in the same tick: uncork first.
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      res.uncork();
+    };
     const write = (chunk: string) => {
       if (res.writableEnded || res.destroyed) return;
       if (!corked) {
         corked = true;
         res.cork();
-        process.nextTick(() => {
-          corked = false;
-          res.uncork();
-        });
+        process.nextTick(uncork);
       }
       res.write(chunk);
     };
@@ -50,6 +54,7 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response, 
     const end = () => {
       finished = true;
       clearInterval(ping);
+      uncork();
       res.end();
       subscriber.next(null);
       subscriber.complete();
@@ -72,7 +77,10 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response, 
     return () => {
       clearInterval(ping);
       subscription.unsubscribe();
-      if (!finished && !res.writableEnded) res.end();
+      if (!finished && !res.writableEnded) {
+        uncork();
+        res.end();
+      }
     };
   });
 }

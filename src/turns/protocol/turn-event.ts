@@ -1,17 +1,10 @@
+import { LLM_ERROR_CODES } from '../../llm/llm-errors.js';
 import type { MessageView } from '../../messages/message.dto.js';
 
 export type DoneStatus = 'completed' | 'awaiting_tool_result' | 'awaiting_approval' | 'cancelled' | 'interrupted' | 'failed';
 
 /** The closed list of codes a stream's `error` event may carry. */
-export const STREAM_ERROR_CODES = [
-  'llm_error',
-  'llm_timeout',
-  'llm_unavailable',
-  'step_limit',
-  'database_unavailable',
-  'session_deleted',
-  'internal_error',
-] as const;
+export const STREAM_ERROR_CODES = [...LLM_ERROR_CODES, 'step_limit', 'database_unavailable', 'session_deleted', 'internal_error'] as const;
 export type StreamErrorCode = (typeof STREAM_ERROR_CODES)[number];
 
 export function isStreamErrorCode(code: string): code is StreamErrorCode {

@@ -18,8 +18,8 @@ import { ShutdownState } from '../../observability/shutdown-state.js';
 import { SessionLease } from '../../sessions/session-lease.js';
 import { sessionBusy, SessionsService } from '../../sessions/sessions.service.js';
 import { isConnectionError } from '../../unit-of-work/transaction-errors.js';
-import { UnitOfWorkContext } from '../../unit-of-work/unit-of-work.context.js';
 import type { Turn, TurnKind } from '../turn.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 function conflict(code: string, message: string): ConflictException {
   return new ConflictException({ statusCode: 409, code, message });
@@ -32,7 +32,7 @@ function conflict(code: string, message: string): ConflictException {
 @Injectable()
 export class AdmitTurn {
   constructor(
-    private readonly uowContext: UnitOfWorkContext,
+    private readonly txHost: TransactionHost,
     private readonly shutdown: ShutdownState,
     private readonly lease: SessionLease,
     private readonly sessions: SessionsService,
@@ -113,12 +113,12 @@ export class AdmitTurn {
         message: 'the service is stopping; retry on another instance',
       });
     }
-    const uow = this.uowContext.current();
+    const uow = this.txHost.unitOfWork;
     const id = randomUUID();
     let agent: string | undefined;
     try {
-      agent = await uow.statement('start_turn', async (m) => {
-        const rows: Array<{ agent: string }> = await m.query(
+      agent = await this.txHost.statement('start_turn', async () => {
+        const rows: Array<{ agent: string }> = await this.txHost.tx.query(
           `WITH taken AS (
              UPDATE sessions s SET active_turn_id = $2, lease_expires_at = now() + make_interval(secs => $3)
              WHERE s.id = $1 AND s.owner = $4 AND s.deleted_at IS NULL
@@ -164,6 +164,7 @@ export class AdmitTurn {
       steps: 0,
       switches: 0,
       partial: '',
+      reasoning: '',
       startedAt: performance.now(),
     };
   }

@@ -6,9 +6,10 @@ import { Settings } from '../../config/settings.js';
 import type { MessageEntity, StoredToolCall } from '../../messages/message.entity.js';
 import { MessagesService } from '../../messages/messages.service.js';
 import { events } from '../protocol/events.js';
-import { commitMessages, type Turn } from '../turn.js';
+import { commitMessages, offersTool, type Turn } from '../turn.js';
 import { decideToolCalls, type ToolCallPlan } from './decide-tool-calls.js';
 import { SwitchAgent } from './switch-agent.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 /**
  * Carries out the plan `decideToolCalls` made for one answer's calls: stores the tool messages of
@@ -18,6 +19,7 @@ import { SwitchAgent } from './switch-agent.js';
 @Injectable()
 export class DispatchToolCalls {
   constructor(
+    private readonly txHost: TransactionHost,
     private readonly settings: Settings,
     private readonly toolCheck: ToolCallCheck,
     private readonly policy: ApprovalPolicy,
@@ -31,7 +33,10 @@ export class DispatchToolCalls {
     const plan = decideToolCalls(
       calls,
       {
-        check: (call) => this.toolCheck.check(agent, { id: call.id, name: call.function.name, arguments: call.function.arguments }),
+        check: (call) =>
+          offersTool(turn, call.function.name)
+            ? this.toolCheck.check(agent, { id: call.id, name: call.function.name, arguments: call.function.arguments })
+            : { ok: false, reason: `"${call.function.name}" is not a tool this client can run.` },
         approval: (name, args) => this.policy.evaluate(name, args),
       },
       { switchesLeft: this.settings.MAX_SWITCHES_PER_TURN - turn.switches, maxSwitches: this.settings.MAX_SWITCHES_PER_TURN },
@@ -44,15 +49,15 @@ export class DispatchToolCalls {
         turnId: turn.id,
         agent,
       }));
-      await commitMessages(turn, 'save_tool_result', (m) => this.messages.append(m, turn.sessionId, replies));
+      await commitMessages(this.txHost, turn, 'save_tool_result', () => this.messages.append(turn.sessionId, replies));
     }
     if (plan.held.length) await this.hold(turn, answer, plan.held);
     for (const { call, args } of plan.toClient) turn.emit(events.toolCall(call.id, call.function.name, args));
     if (plan.handOver) await this.switchAgent.run(turn, plan.handOver.to, plan.handOver.reason || `handed over by ${agent}`);
     if (plan.next === 'completed' && plan.final) {
       const { content, metadata } = plan.final;
-      await commitMessages(turn, 'save_assistant_message', (m) =>
-        this.messages.append(m, turn.sessionId, [
+      await commitMessages(this.txHost, turn, 'save_assistant_message', () =>
+        this.messages.append(turn.sessionId, [
           { role: 'assistant', content, metadata: metadata ?? null, agent: turn.agent, turnId: turn.id },
         ]),
       );
@@ -61,10 +66,10 @@ export class DispatchToolCalls {
   }
 
   private async hold(turn: Turn, answer: MessageEntity, held: ToolCallPlan['held']): Promise<void> {
-    const approvals = await turn.uow.transaction('save_approval', (m) =>
+    const approvals = await this.txHost.transaction('save_approval', () =>
       Promise.all(
         held.map(({ call, args, reason }) =>
-          this.approvals.request(m, {
+          this.approvals.request({
             sessionId: turn.sessionId,
             turnId: turn.id,
             messageId: answer.id,

@@ -4,7 +4,8 @@ import { MessagesService } from '../../messages/messages.service.js';
 import { isConnectionError, rollbackReason, StreamEndedError } from '../../unit-of-work/transaction-errors.js';
 import { events } from '../protocol/events.js';
 import { isStreamErrorCode, type DoneStatus, type TurnEvent } from '../protocol/turn-event.js';
-import { commitMessages, type StopReason, type Turn } from '../turn.js';
+import { answerMetadata, commitMessages, type StopReason, type Turn } from '../turn.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 /**
  * A write refused because the turn's session row is gone: deleted outside the API while the turn
@@ -33,7 +34,10 @@ export interface TurnFailure {
 export class FailurePolicy {
   private readonly logger = new Logger(FailurePolicy.name);
 
-  constructor(private readonly messages: MessagesService) {}
+  constructor(
+    private readonly txHost: TransactionHost,
+    private readonly messages: MessagesService,
+  ) {}
 
   async settle(turn: Turn, failure: unknown): Promise<TurnFailure> {
     const { outcome, notice } = this.classify(turn, failure);
@@ -51,7 +55,8 @@ export class FailurePolicy {
     }
     if (failure instanceof LlmError) {
       const code = isStreamErrorCode(failure.code) ? failure.code : 'llm_error';
-      return { outcome: { status: 'failed', error: failure.message }, notice: events.error(code, failure.message) };
+      // The row keeps the provider's own words (secrets removed); the client gets what to do.
+      return { outcome: { status: 'failed', error: failure.recorded }, notice: events.error(code, failure.message) };
     }
     if (isSessionGone(failure)) {
       this.logger.warn({ msg: 'session deleted under a running turn', turnId: turn.id, sessionId: turn.sessionId });
@@ -72,9 +77,9 @@ export class FailurePolicy {
     const text = turn.partial;
     turn.partial = '';
     try {
-      await commitMessages(turn, 'save_interrupted_message', (m) =>
-        this.messages.append(m, turn.sessionId, [
-          { role: 'assistant', content: text, status: 'interrupted', agent: turn.agent, turnId: turn.id },
+      await commitMessages(this.txHost, turn, 'save_interrupted_message', () =>
+        this.messages.append(turn.sessionId, [
+          { role: 'assistant', content: text, status: 'interrupted', metadata: answerMetadata(turn), agent: turn.agent, turnId: turn.id },
         ]),
       );
     } catch (saveError) {

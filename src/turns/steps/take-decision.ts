@@ -8,6 +8,7 @@ import { events } from '../protocol/events.js';
 import type { Kickoff, Turn } from '../turn.js';
 import { AwaitResults } from './await-results.js';
 import { TurnLifetime } from './turn-lifetime.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 export interface DecisionInput {
   decision: Decision;
@@ -22,6 +23,7 @@ export interface DecisionInput {
 @Injectable()
 export class TakeDecision {
   constructor(
+    private readonly txHost: TransactionHost,
     private readonly messages: MessagesService,
     private readonly approvals: ApprovalsService,
     private readonly expiry: ApprovalExpiry,
@@ -33,15 +35,15 @@ export class TakeDecision {
     let decided: ApprovalEntity;
     let results: MessageEntity[];
     try {
-      ({ decided, results } = await turn.uow.transaction('update_approval', async (m) => {
+      ({ decided, results } = await this.txHost.transaction('update_approval', async () => {
         // Other approvals of the same answer that expired are closed first, or the LLM would wait for them forever.
-        const expired = await this.expiry.closeExpired(m, turn.sessionId, { turnId: turn.id, agent: turn.agent });
-        const decided = await this.approvals.decide(m, approval, input.decision, {
+        const expired = await this.expiry.closeExpired(turn.sessionId, { turnId: turn.id, agent: turn.agent });
+        const decided = await this.approvals.decide(approval, input.decision, {
           approvedArguments: input.decision === 'edit' ? input.arguments : undefined,
           feedback: input.feedback,
         });
         if (input.decision !== 'reject') return { decided, results: expired };
-        const rejection = await this.messages.append(m, turn.sessionId, [
+        const rejection = await this.messages.append(turn.sessionId, [
           {
             role: 'tool',
             toolCallId: approval.toolCallId,

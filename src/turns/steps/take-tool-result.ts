@@ -7,6 +7,7 @@ import { events } from '../protocol/events.js';
 import type { Kickoff, Turn } from '../turn.js';
 import { AwaitResults } from './await-results.js';
 import { TurnLifetime } from './turn-lifetime.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 export interface ToolResultInput {
   toolCallId: string;
@@ -18,6 +19,7 @@ export interface ToolResultInput {
 @Injectable()
 export class TakeToolResult {
   constructor(
+    private readonly txHost: TransactionHost,
     private readonly messages: MessagesService,
     private readonly expiry: ApprovalExpiry,
     private readonly results: AwaitResults,
@@ -29,9 +31,9 @@ export class TakeToolResult {
     let stored: MessageEntity[];
     try {
       // Expired approvals of the same answer are closed first, or the LLM would wait for them forever.
-      stored = await turn.uow.transaction('save_tool_result', async (m) => [
-        ...(await this.expiry.closeExpired(m, turn.sessionId, { turnId: turn.id, agent: turn.agent })),
-        ...(await this.messages.append(m, turn.sessionId, [
+      stored = await this.txHost.transaction('save_tool_result', async () => [
+        ...(await this.expiry.closeExpired(turn.sessionId, { turnId: turn.id, agent: turn.agent })),
+        ...(await this.messages.append(turn.sessionId, [
           { role: 'tool', content, toolCallId: input.toolCallId, turnId: turn.id, agent: turn.agent },
         ])),
       ]);

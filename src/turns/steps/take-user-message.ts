@@ -4,6 +4,7 @@ import { MessagesService, NewMessage, unansweredCalls } from '../../messages/mes
 import { titleFrom } from '../../sessions/sessions.service.js';
 import { commitMessages, type Turn } from '../turn.js';
 import { RouteMessage } from './route-message.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 const NOT_RUN_AFTER_NEW_MESSAGE = 'Not run: the user sent a new message before this tool call was answered.';
 
@@ -14,6 +15,7 @@ const NOT_RUN_AFTER_NEW_MESSAGE = 'Not run: the user sent a new message before t
 @Injectable()
 export class TakeUserMessage {
   constructor(
+    private readonly txHost: TransactionHost,
     private readonly messages: MessagesService,
     private readonly approvals: ApprovalsService,
     private readonly route: RouteMessage,
@@ -27,9 +29,9 @@ export class TakeUserMessage {
     const unanswered = unansweredCalls(history);
     const title = titleFrom(content);
     const saved = unanswered.length
-      ? await commitMessages(turn, 'save_user_message', async (m) => {
+      ? await commitMessages(this.txHost, turn, 'save_user_message', async () => {
           // Calls held for approval are outstanding calls too: the user moved on without deciding.
-          await this.approvals.close(m, turn.sessionId, 'all');
+          await this.approvals.close(turn.sessionId, 'all');
           const closing: NewMessage[] = unanswered.map((call) => ({
             role: 'tool',
             toolCallId: call.id,
@@ -37,9 +39,9 @@ export class TakeUserMessage {
             turnId: turn.id,
             agent: turn.agent,
           }));
-          return this.messages.append(m, turn.sessionId, [...closing, message], title);
+          return this.messages.append(turn.sessionId, [...closing, message], title);
         })
-      : await commitMessages(turn, 'save_user_message', (m) => this.messages.append(m, turn.sessionId, [message], title), true);
+      : await commitMessages(this.txHost, turn, 'save_user_message', () => this.messages.append(turn.sessionId, [message], title), true);
     turn.history = [...history, ...saved];
     await this.route.run(turn, content, agentType);
     return 'continue';

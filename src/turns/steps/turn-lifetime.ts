@@ -10,6 +10,7 @@ import type { DoneStatus, TurnEvent } from '../protocol/turn-event.js';
 import type { Kickoff, StopReason, Turn } from '../turn.js';
 import { AgentLoop } from './agent-loop.js';
 import { FailurePolicy } from './failure-policy.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 /**
  * A turn's stream from its first event to its last: `turn` first, then the kick-off and the agent
@@ -24,6 +25,7 @@ export class TurnLifetime implements BeforeApplicationShutdown {
   private readonly running = new Map<string, { turn: Turn; work: Promise<void> }>();
 
   constructor(
+    private readonly txHost: TransactionHost,
     private readonly settings: Settings,
     private readonly lease: SessionLease,
     private readonly loop: AgentLoop,
@@ -39,11 +41,14 @@ export class TurnLifetime implements BeforeApplicationShutdown {
       turn.emit = (event) => subscriber.next(event);
       this.lease.hold(turn.id, { sessionId: turn.sessionId, stop: (reason) => turn.stop.abort(reason) });
       this.streamsActive.inc();
-      const work = this.drive(turn, kickoff).finally(() => {
-        this.running.delete(turn.id);
-        this.lease.forget(turn.id);
-        this.streamsActive.dec();
-      });
+      // The turn's writes go to its stream's Unit of Work wherever the subscription runs.
+      const work = this.txHost
+        .within(turn.uow, () => this.drive(turn, kickoff))
+        .finally(() => {
+          this.running.delete(turn.id);
+          this.lease.forget(turn.id);
+          this.streamsActive.dec();
+        });
       this.running.set(turn.id, { turn, work });
       turn.uow.keepOpenUntil(work).then(
         () => subscriber.complete(),
@@ -55,8 +60,8 @@ export class TurnLifetime implements BeforeApplicationShutdown {
   /** Ends the turn in the database: its status and usage, and the released lease. Commits before `done`. */
   finish(turn: Turn, status: DoneStatus, error?: string): Promise<void> {
     this.turnsTotal.inc({ status });
-    return turn.uow.statement('finish_turn', async (m) => {
-      await m.query(
+    return this.txHost.statement('finish_turn', async () => {
+      await this.txHost.tx.query(
         `WITH finished AS (
            UPDATE turns SET status = $3, prompt_tokens = $4, completion_tokens = $5, error = $6, finished_at = now() WHERE id = $2)
          UPDATE sessions SET active_turn_id = NULL, lease_expires_at = NULL, last_activity_at = now() WHERE id = $1 AND active_turn_id = $2`,

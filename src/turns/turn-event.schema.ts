@@ -1,0 +1,143 @@
+import { applyDecorators, Type } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiSchema, getSchemaPath } from '@nestjs/swagger';
+import { MessageView } from '../messages/message.dto.js';
+import { STREAM_ERROR_CODES, type DoneStatus, type StreamErrorCode, type TurnEvent, type Usage } from './protocol/turn-event.js';
+
+/*
+ * The OpenAPI schemas of the stream's events: one named schema per event, `{id, event, data}` as
+ * the SSE fields carry them. Each data class implements the event's type in `turn-event.ts`, so a
+ * field added there and not here fails the type-check; `EVENT_SCHEMAS` fails it for a new event.
+ */
+
+type DataOf<K extends TurnEvent['type']> = Extract<TurnEvent, { type: K }>['data'];
+
+const DONE_STATUSES = Object.keys({
+  completed: true,
+  awaiting_tool_result: true,
+  awaiting_approval: true,
+  cancelled: true,
+  interrupted: true,
+  failed: true,
+} satisfies Record<DoneStatus, true>);
+
+class SseFields {
+  @ApiProperty({ description: 'The SSE `id:` field, increasing along the stream', example: '1' })
+  id: string;
+}
+
+export class TurnStartData implements DataOf<'turn'> {
+  @ApiProperty({ format: 'uuid' }) turnId: string;
+  @ApiProperty({ format: 'uuid' }) sessionId: string;
+  @ApiProperty({ example: 'orchestrator', description: 'The agent the turn starts with' }) agent: string;
+}
+
+export class AgentSwitchedData implements DataOf<'agent_switched'> {
+  @ApiProperty({ example: 'orchestrator' }) from: string;
+  @ApiProperty({ example: 'coder' }) to: string;
+  @ApiProperty() reason: string;
+}
+
+export class TokenData implements DataOf<'token'> {
+  @ApiProperty({ description: 'Assistant text as the LLM produces it' }) delta: string;
+}
+
+/** In the design's protocol; sent when the provider streams a reasoning model's thinking. */
+export class ReasoningData {
+  @ApiProperty({ description: "A reasoning model's thinking, as the provider streams it" }) delta: string;
+}
+
+export class MessageData implements DataOf<'message'> {
+  @ApiProperty({ type: MessageView, description: 'A message just committed' }) message: MessageView;
+}
+
+export class ToolCallData implements DataOf<'tool_call'> {
+  @ApiProperty({ example: 'call_abc123' }) toolCallId: string;
+  @ApiProperty({ example: 'read_file' }) name: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Parsed JSON', example: { path: 'README.md' } })
+  arguments: Record<string, unknown>;
+}
+
+export class ApprovalRequiredData implements DataOf<'approval_required'> {
+  @ApiProperty({ format: 'uuid' }) approvalId: string;
+  @ApiProperty({ example: 'call_abc123' }) toolCallId: string;
+  @ApiProperty({ example: 'write_file' }) name: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Parsed JSON' }) arguments: Record<string, unknown>;
+  @ApiProperty({ description: 'Why the call needs approval' }) reason: string;
+  @ApiProperty() expiresAt: Date;
+}
+
+export class ErrorData implements DataOf<'error'> {
+  @ApiProperty({
+    enum: STREAM_ERROR_CODES,
+    example: 'llm_unavailable',
+    description: 'The same codes as the error bodies of the HTTP answers',
+  })
+  code: StreamErrorCode;
+  @ApiProperty() message: string;
+}
+
+export class UsageData implements Usage {
+  @ApiProperty() promptTokens: number;
+  @ApiProperty() completionTokens: number;
+  @ApiProperty() totalTokens: number;
+}
+
+export class DoneData implements DataOf<'done'> {
+  @ApiProperty({ format: 'uuid' }) turnId: string;
+  @ApiProperty({ enum: DONE_STATUSES }) status: DoneStatus;
+  @ApiPropertyOptional({ type: UsageData }) usage?: UsageData;
+}
+
+/** One event's schema, `{id, event: <name>, data: <data class>}`, named after its data class (`TokenData` → `TokenEvent`). */
+function eventSchema(name: string, data: Type, description: string): Type {
+  class EventSchema extends SseFields {
+    @ApiProperty({ enum: [name], description: 'The SSE `event:` field' }) event: string;
+    @ApiProperty({ type: data, description: 'The SSE `data:` field, as JSON' }) data: unknown;
+  }
+  ApiSchema({ name: data.name.replace(/Data$/, 'Event'), description })(EventSchema);
+  return EventSchema;
+}
+
+/** Every event of the protocol, in the order a client meets them. */
+export const EVENT_SCHEMAS: Record<TurnEvent['type'] | 'reasoning', Type> = {
+  turn: eventSchema('turn', TurnStartData, 'Always first'),
+  agent_switched: eventSchema('agent_switched', AgentSwitchedData, 'Another agent takes over the turn'),
+  token: eventSchema('token', TokenData, 'Assistant text as the LLM produces it'),
+  reasoning: eventSchema('reasoning', ReasoningData, "A reasoning model's thinking, when the provider streams it"),
+  message: eventSchema('message', MessageData, 'After a message is committed'),
+  tool_call: eventSchema('tool_call', ToolCallData, 'The client must run this tool and post the result to `tool-results`'),
+  approval_required: eventSchema(
+    'approval_required',
+    ApprovalRequiredData,
+    'A risky tool call waits for a decision on `approvals/{approvalId}`',
+  ),
+  error: eventSchema('error', ErrorData, 'Something failed; `done` follows'),
+  done: eventSchema('done', DoneData, "Always last: the turn's status is committed before it is sent"),
+};
+
+const STREAM_DESCRIPTION =
+  'A stream of Server-Sent Events, each one of the event schemas below (`event:` names it, `data:` is its JSON). ' +
+  '`turn` comes first and `done` last; a `: ping` comment keeps the connection open while nothing else is sent. ' +
+  'A request refused before the stream starts is answered with JSON instead.';
+
+/** The 200 of a turn route: `text/event-stream` whose events are a `oneOf` of the named event schemas. */
+export function ApiTurnStream(): MethodDecorator {
+  const schemas = Object.values(EVENT_SCHEMAS);
+  return applyDecorators(
+    ApiExtraModels(...schemas),
+    ApiOkResponse({
+      description: STREAM_DESCRIPTION,
+      content: {
+        'text/event-stream': {
+          schema: {
+            oneOf: schemas.map((schema) => ({ $ref: getSchemaPath(schema) })),
+            discriminator: {
+              propertyName: 'event',
+              mapping: Object.fromEntries(Object.entries(EVENT_SCHEMAS).map(([name, schema]) => [name, getSchemaPath(schema)])),
+            },
+          },
+        },
+      },
+    }),
+  );
+}
