@@ -1,4 +1,5 @@
 import 'dotenv/config';
+import { Logger } from '@nestjs/common';
 import { createApp } from './app.js';
 import { InvalidSettingsError, loadSettings, Settings } from './config/settings.js';
 
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
   });
   // On SIGTERM/SIGINT Nest stops taking requests, runs the shutdown hooks (running turns are
   // interrupted and stored, the pool closes, the embedded database stops) and exits.
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // process.exit() rather than re-raising the signal: pino writes asynchronously, and its exit hook
+  // flushes the last lines ("stopped") that a signal's default action would drop.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       // A stop that hangs anyway must not keep an orchestrator waiting for ever.
@@ -29,6 +32,8 @@ async function main(): Promise<void> {
     });
   }
   await app.listen(settings.PORT);
+  const url = (await app.getUrl()).replace('[::1]', 'localhost');
+  new Logger('Main').log({ msg: `listening on ${url}`, url, docs: `${url}/docs`, playground: `${url}/` });
 }
 
 main().catch((error: unknown) => {

@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   // the service's or a dependency's trouble
   'shutting_down',
   'database_unavailable',
+  'session_deleted',
   ...LLM_ERROR_CODES,
   'step_limit',
   'internal_error',

@@ -42,6 +42,25 @@ export class Settings {
   @Max(500)
   DB_POOL_SIZE = 10;
 
+  /** Bound on opening a connection: a hung server fails within it (waiting for a pooled one is bounded separately, at 30 s). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  DB_CONNECT_TIMEOUT_MS = 5_000;
+
+  /** Consecutive connection failures that open the database circuit breaker. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DB_BREAKER_THRESHOLD = 5;
+
+  /** How long the open breaker refuses requests before a connection is let through as a probe. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  DB_BREAKER_COOLDOWN_MS = 10_000;
+
   /** `openai`: any OpenAI-compatible endpoint; `anthropic`: Anthropic's Messages API. */
   @IsIn(['openai', 'anthropic'])
   LLM_PROVIDER: 'openai' | 'anthropic' = 'openai';

@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { Settings } from '../config/settings.js';
 import { guardWrites } from '../unit-of-work/write-guard.js';
+import { DatabaseActivity, databaseActivityGauges } from './database-activity.js';
+import { DatabaseBreaker, databaseCircuitGauge } from './database-breaker.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { EmbeddedDatabase } from './embedded-postgres.js';
 
@@ -24,7 +26,7 @@ export class Database implements OnApplicationShutdown {
       url = embedded.url;
       this.logger.log(`Embedded PostgreSQL on port ${embedded.port}, data in ${dataDir}`);
     }
-    const dataSource = new DataSource(dataSourceOptions(url, settings.DB_POOL_SIZE));
+    const dataSource = new DataSource(dataSourceOptions(url, settings.DB_POOL_SIZE, settings.DB_CONNECT_TIMEOUT_MS));
     try {
       await dataSource.initialize();
       const applied = await dataSource.runMigrations({ transaction: 'each' });
@@ -50,7 +52,11 @@ export class Database implements OnApplicationShutdown {
   providers: [
     { provide: Database, useFactory: (settings: Settings) => Database.open(settings), inject: [Settings] },
     { provide: DataSource, useFactory: (db: Database) => db.dataSource, inject: [Database] },
+    ...databaseActivityGauges,
+    DatabaseActivity,
+    databaseCircuitGauge,
+    DatabaseBreaker,
   ],
-  exports: [DataSource],
+  exports: [DataSource, DatabaseBreaker],
 })
 export class DatabaseModule {}

@@ -28,6 +28,7 @@ export const HTTP_STATUS: Readonly<Record<Exclude<ErrorCode, LlmCode>, number>> 
   rate_limited: 429,
   shutting_down: 503,
   database_unavailable: 503,
+  session_deleted: 404,
   step_limit: 500,
   internal_error: 500,
 };

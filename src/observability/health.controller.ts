@@ -33,6 +33,7 @@ export class HealthController {
           this.indicators
             .check('database')
             .attempt(async () => {
+              // Through the database breaker: down at once while it is open, and its probe once the cooldown is over.
               await this.dataSource.query('SELECT 1');
             })
             .withTimeout(2_000),

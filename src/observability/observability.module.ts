@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Settings } from '../config/settings.js';
 import { HealthController } from './health.controller.js';
 import { HttpMetricsMiddleware, httpRequestDuration } from './http-metrics.middleware.js';
+import { errorSerializers } from './log-redaction.js';
 import { ShutdownState } from './shutdown-state.js';
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
@@ -26,6 +27,8 @@ const REQUEST_ID = /^[\w.:-]{1,100}$/;
             res.setHeader('X-Request-Id', id);
             return id;
           },
+          // No user content in logs: errors are logged by an allow-list of their fields.
+          serializers: errorSerializers,
           // Keys never reach the logs.
           redact: ['req.headers.authorization', 'req.headers.cookie'],
           autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health') === true },

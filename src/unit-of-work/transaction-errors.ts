@@ -36,7 +36,8 @@ export function isConnectionError(error: unknown): boolean {
   const code = codeOf(error);
   if (code && CONNECTION_CODES.has(code)) return true;
   const message = (error as Error)?.message ?? '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(
+  // "timeout expired": pg's client gave up opening a connection (DB_CONNECT_TIMEOUT_MS).
+  return /Connection terminated|connection timeout|timeout expired|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(
     message,
   );
 }
@@ -56,12 +57,6 @@ export function rollbackReason(error: unknown): RollbackReason {
   if (isConnectionError(error)) return 'connection_error';
   if (error instanceof QueryFailedError) return 'query_error';
   return 'other';
-}
-
-/** Transient failures worth running the block again for. */
-export function isTransient(error: unknown): boolean {
-  const reason = rollbackReason(error);
-  return reason === 'serialization_failure' || reason === 'deadlock' || reason === 'connection_error';
 }
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

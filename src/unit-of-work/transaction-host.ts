@@ -34,6 +34,7 @@ export class TransactionHost {
     @InjectMetric('db_pool_wait_seconds') private readonly poolWait: Histogram<string>,
     @InjectMetric('sse_transaction_commits_total') private readonly commits: Counter<string>,
     @InjectMetric('db_rollbacks_total') private readonly rollbacks: Counter<string>,
+    @InjectMetric('db_retries_total') private readonly retries: Counter<string>,
   ) {}
 
   /** The manager to query with: the current micro-transaction's, or the pool's for reads outside one. */
@@ -65,7 +66,7 @@ export class TransactionHost {
     return new UnitOfWork(
       name,
       this.dataSource,
-      { duration: this.duration, poolWait: this.poolWait, commits: this.commits, rollbacks: this.rollbacks },
+      { duration: this.duration, poolWait: this.poolWait, commits: this.commits, rollbacks: this.rollbacks, retries: this.retries },
       this.logger,
       { slowTransactionMs: this.settings.SLOW_TRANSACTION_MS, maxAttempts: 3, background },
     );

@@ -27,6 +27,11 @@ import { UnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
       labelNames: ['operation', 'status'],
     }),
     makeCounterProvider({
+      name: 'db_retries_total',
+      help: 'Micro-transactions run again after a failure that proves nothing was committed, by operation and reason',
+      labelNames: ['operation', 'reason'],
+    }),
+    makeCounterProvider({
       name: 'db_rollbacks_total',
       help: 'Micro-transactions rolled back, by operation and reason',
       labelNames: ['operation', 'reason'],

@@ -3,7 +3,8 @@ import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { randomUUID } from 'node:crypto';
 import type { Counter, Histogram } from 'prom-client';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { NoUnitOfWorkError, isTransient, rollbackReason, StreamEndedError } from './transaction-errors.js';
+import { DatabaseUnavailableError } from '../database/database-breaker.js';
+import { NoUnitOfWorkError, rollbackReason, StreamEndedError } from './transaction-errors.js';
 
 export type UnitOfWorkOutcome = 'completed' | 'error' | 'unsubscribed';
 
@@ -12,6 +13,7 @@ export interface TransactionMetrics {
   poolWait: Histogram<string>;
   commits: Counter<string>;
   rollbacks: Counter<string>;
+  retries: Counter<string>;
 }
 
 export interface UnitOfWorkOptions {
@@ -21,11 +23,22 @@ export interface UnitOfWorkOptions {
   background: boolean;
 }
 
-const retryTransient = (maxAttempts: number) =>
-  retry(handleWhen(isTransient), {
-    maxAttempts: maxAttempts - 1,
-    backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 500 }),
-  });
+/** Failures of attempts whose writes never reached the server: running them again cannot write twice. */
+const unsent = new WeakSet<object>();
+
+/**
+ * Whether running the block again is safe and worth it. The server rolled back a serialization
+ * failure or a deadlock itself. A lost connection is retried only when it was lost before the
+ * write could commit: while connecting, or inside a transaction before its COMMIT was sent. A
+ * single statement or a COMMIT cut off after it was sent may have committed with only the reply
+ * lost; running it again could write twice, so it fails instead. An open breaker fails at once.
+ */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof DatabaseUnavailableError) return false;
+  const reason = rollbackReason(error);
+  if (reason === 'serialization_failure' || reason === 'deadlock') return true;
+  return reason === 'connection_error' && typeof error === 'object' && error !== null && unsent.has(error);
+}
 
 /**
  * The database work of one stream (or one REST request). It lives exactly as long as the stream,
@@ -41,7 +54,6 @@ export class UnitOfWork {
   private committed = 0;
   private rolledBack = 0;
   private readonly startedAt = performance.now();
-  private readonly retryPolicy;
 
   constructor(
     readonly name: string,
@@ -49,9 +61,7 @@ export class UnitOfWork {
     private readonly metrics: TransactionMetrics,
     private readonly logger: Logger,
     private readonly options: UnitOfWorkOptions,
-  ) {
-    this.retryPolicy = retryTransient(options.maxAttempts);
-  }
+  ) {}
 
   /** Aborted when the stream ends before it completed (the client left, or it failed). */
   get signal(): AbortSignal {
@@ -64,21 +74,33 @@ export class UnitOfWork {
 
   /**
    * Runs `work` in its own transaction on a pooled connection, named `operation` in metrics and
-   * logs. Transient failures (serialization, deadlock, dropped connection) run it again, with backoff.
+   * logs. Transient failures (serialization, deadlock, a connection lost before COMMIT) run it again, with backoff.
    */
   async transaction<T>(operation: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.state === 'closed') throw new NoUnitOfWorkError(`transaction "${operation}" after its Unit of Work ended`);
-    return this.retryPolicy.execute(() => this.attempt(operation, work, true));
+    return this.withRetries(operation, () => this.attempt(operation, work, true));
   }
 
   /**
    * A micro-transaction of exactly one SQL statement, which PostgreSQL runs atomically on its own:
-   * the same naming, metrics and retries as `transaction()`, without the BEGIN and COMMIT round trips.
-   * The statement commits when it returns, so it cannot be rolled back when the stream ends after it.
+   * the same naming and metrics as `transaction()`, without the BEGIN and COMMIT round trips.
+   * The statement commits when it returns, so it cannot be rolled back when the stream ends after it,
+   * and a connection lost once it was sent is not retried (it may have committed).
    */
   async statement<T>(operation: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.state === 'closed') throw new NoUnitOfWorkError(`statement "${operation}" after its Unit of Work ended`);
-    return this.retryPolicy.execute(() => this.attempt(operation, work, false));
+    return this.withRetries(operation, () => this.attempt(operation, work, false));
+  }
+
+  private withRetries<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    const policy = retry(handleWhen(isRetryable), {
+      maxAttempts: this.options.maxAttempts - 1,
+      backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 500 }),
+    });
+    policy.onRetry((failure) => {
+      if ('error' in failure) this.metrics.retries.inc({ operation, reason: rollbackReason(failure.error) });
+    });
+    return policy.execute(run);
   }
 
   /**
@@ -122,6 +144,8 @@ export class UnitOfWork {
     const waiting = performance.now();
     let started = waiting;
     let runner: QueryRunner | undefined;
+    // Until then a lost connection proves that nothing of this attempt committed.
+    let sent = false;
     this.inFlight.add(tx);
     try {
       runner = this.dataSource.createQueryRunner();
@@ -131,13 +155,16 @@ export class UnitOfWork {
       started = performance.now();
       this.metrics.poolWait.observe((started - waiting) / 1000);
       if (wrapped) await runner.startTransaction();
+      else sent = true;
       const result = await work(runner.manager);
       if (wrapped && tx.doomed) throw new StreamEndedError(operation);
+      sent = true;
       if (wrapped) await runner.commitTransaction();
       this.committed++;
       this.observe(operation, started, 'success');
       return result;
     } catch (error) {
+      if (!sent && typeof error === 'object' && error !== null) unsent.add(error);
       if (runner?.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
       this.rolledBack++;
       const reason = rollbackReason(error);

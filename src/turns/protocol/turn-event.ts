@@ -9,6 +9,7 @@ export const STREAM_ERROR_CODES = [
   ...LLM_ERROR_CODES,
   'step_limit',
   'database_unavailable',
+  'session_deleted',
   'internal_error',
 ] as const satisfies readonly ErrorCode[];
 export type StreamErrorCode = (typeof STREAM_ERROR_CODES)[number];

@@ -1,11 +1,22 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { LlmError } from '../../llm/llm-errors.js';
 import { MessagesService } from '../../messages/messages.service.js';
-import { isConnectionError, StreamEndedError } from '../../unit-of-work/transaction-errors.js';
+import { isConnectionError, rollbackReason, StreamEndedError } from '../../unit-of-work/transaction-errors.js';
 import { events } from '../protocol/events.js';
 import { isStreamErrorCode, type DoneStatus, type TurnEvent } from '../protocol/turn-event.js';
 import { answerMetadata, commitMessages, type StopReason, type Turn } from '../turn.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
+
+/**
+ * A write refused because the turn's session row is gone: deleted outside the API while the turn
+ * ran (the API's delete waits for no turn, but marks the row). Nothing more can be stored for it.
+ */
+function isSessionGone(failure: unknown): boolean {
+  const detail = (failure as { driverError?: { detail?: unknown } })?.driverError?.detail;
+  return (
+    rollbackReason(failure) === 'foreign_key_violation' && typeof detail === 'string' && /not present in table "sessions"/.test(detail)
+  );
+}
 
 /** How a turn that threw ends: the status and the error recorded on its row. */
 export interface TurnFailure {
@@ -30,7 +41,7 @@ export class FailurePolicy {
 
   async settle(turn: Turn, failure: unknown): Promise<TurnFailure> {
     const { outcome, notice } = this.classify(turn, failure);
-    await this.savePartial(turn);
+    if (!isSessionGone(failure)) await this.savePartial(turn);
     if (notice) turn.emit(notice);
     return outcome;
   }
@@ -46,6 +57,13 @@ export class FailurePolicy {
       const code = isStreamErrorCode(failure.code) ? failure.code : 'llm_error';
       // The row keeps the provider's own words (secrets removed); the client gets what to do.
       return { outcome: { status: 'failed', error: failure.recorded }, notice: events.error(code, failure.message) };
+    }
+    if (isSessionGone(failure)) {
+      this.logger.warn({ msg: 'session deleted under a running turn', turnId: turn.id, sessionId: turn.sessionId });
+      return {
+        outcome: { status: 'failed', error: 'session deleted' },
+        notice: events.error('session_deleted', 'The session was deleted while the turn ran; nothing more was stored.'),
+      };
     }
     this.logger.error({ msg: 'turn failed', turnId: turn.id, err: failure });
     const notice = isConnectionError(failure)

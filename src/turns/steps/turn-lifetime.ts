@@ -78,12 +78,22 @@ export class TurnLifetime implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     const running = [...this.running.values()];
     if (running.length === 0) return;
-    this.logger.warn({ msg: 'stopping: interrupting running turns', count: running.length });
+    this.logger.warn({
+      msg: 'stopping: interrupting running turns',
+      count: running.length,
+      turns: running.map(({ turn }) => ({ turnId: turn.id, sessionId: turn.sessionId, agent: turn.agent })),
+    });
     for (const { turn } of running) turn.stop.abort('shutdown' satisfies StopReason);
-    await Promise.race([
-      Promise.allSettled(running.map(({ work }) => work)),
-      sleep(this.settings.SHUTDOWN_TIMEOUT_MS, undefined, { ref: false }),
+    let settled = 0;
+    const ended = await Promise.race([
+      Promise.allSettled(running.map(({ work }) => work.finally(() => settled++))).then(() => true),
+      sleep(this.settings.SHUTDOWN_TIMEOUT_MS, false, { ref: false }),
     ]);
+    this.logger.warn({
+      msg: ended ? 'running turns interrupted and recorded' : 'stop timed out with turns running',
+      recorded: settled,
+      cut: running.length - settled,
+    });
   }
 
   private async drive(turn: Turn, kickoff: Kickoff): Promise<void> {

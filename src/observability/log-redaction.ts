@@ -1,0 +1,67 @@
+/**
+ * Errors as they may be logged: no user content. A TypeORM QueryFailedError carries the statement's
+ * parameters (a message's text), PostgreSQL's `detail` and `where` quote row values, and an LLM SDK
+ * error carries the request and the provider's answer. So an error is logged by an allow-list of
+ * fields that describe it, never by its own enumerable properties.
+ */
+export interface LoggedError {
+  type: string;
+  message: string;
+  code?: string;
+  status?: number;
+  constraint?: string;
+  table?: string;
+  stack?: string;
+  cause?: LoggedError | string;
+}
+
+// PostgreSQL ends some messages with the offending value: `invalid input syntax for type uuid: "…"`.
+const QUOTED_VALUE = /(:\s*)"(?:[^"]|"")*"\s*$/;
+
+export function redactText(text: string): string {
+  return text.replace(QUOTED_VALUE, '$1[redacted]');
+}
+
+const pick = <T>(value: unknown, type: string): T | undefined => (typeof value === type ? (value as T) : undefined);
+
+type ErrorLike = {
+  name?: unknown;
+  type?: unknown;
+  message?: unknown;
+  stack?: unknown;
+  code?: unknown;
+  status?: unknown;
+  constraint?: unknown;
+  table?: unknown;
+  cause?: unknown;
+  driverError?: Record<string, unknown>;
+};
+
+/** An Error, or what pino's standard serializer made of one (pino-http runs it before ours on `err`). */
+export function redactError(error: unknown, depth = 0): LoggedError | string {
+  if (typeof error === 'string') return redactText(error);
+  if (typeof error !== 'object' || error === null || typeof (error as ErrorLike).message !== 'string') {
+    return { type: typeof error, message: '[not an error]' };
+  }
+  const e = error as ErrorLike;
+  const driver = e.driverError ?? {};
+  const type = pick<string>(e.type, 'string') ?? (error instanceof Error ? error.constructor.name : 'Error');
+  const message = redactText(e.message as string);
+  // The stack's first lines repeat the unredacted message: only its frames are kept.
+  const frames = pick<string>(e.stack, 'string')
+    ?.split('\n')
+    .filter((line) => /^\s+at /.test(line));
+  return {
+    type,
+    message,
+    code: pick<string>(driver.code, 'string') ?? pick<string>(e.code, 'string'),
+    status: pick<number>(e.status, 'number'),
+    constraint: pick<string>(driver.constraint, 'string') ?? pick<string>(e.constraint, 'string'),
+    table: pick<string>(driver.table, 'string') ?? pick<string>(e.table, 'string'),
+    stack: frames?.length ? [`${type}: ${message}`, ...frames].join('\n') : undefined,
+    cause: e.cause !== undefined && depth < 3 ? redactError(e.cause, depth + 1) : undefined,
+  };
+}
+
+/** pino serializers for the keys errors are logged under. */
+export const errorSerializers = { err: (e: unknown) => redactError(e), error: (e: unknown) => redactError(e) };
