@@ -10,6 +10,10 @@
  * server serves every scenario without restarts. Pace 0 streams as fast as the socket takes it,
  * writing many chunks per write.
  *
+ * Faults for the soak: `status=500` answers that HTTP status instead of a stream, `cut=N` destroys the
+ * connection after N tokens (with a pace), `tool=write_file` ends the answer with that tool call
+ * (unless the last message is a tool result, which gets a plain answer).
+ *
  * `hold=<gate>` (with a pace) keeps a stream going, a token per pace, until `POST /release/<gate>`
  * and it has sent its tokens: that is how many streams are held open at once however long they
  * take to start. `GET /stats` reports the size of the last prompt received.
@@ -21,6 +25,8 @@ import { DIRECTIVE, TOKEN_WIDTH } from './shared.js';
 const WORDS = [' the', ' and', ' for', ' you', ' can', ' not', ' but', ' all', ' any', ' get', ' one', ' way'];
 /** Stands for the token text in a chunk template. */
 const TOKEN_SLOT = '@@token@@';
+/** The arguments of a `tool=` call: valid for write_file. */
+const TOOL_ARGUMENTS = JSON.stringify({ path: 'soak/notes.md', content: 'written by the soak' });
 /** Chunks per socket write when the pace is 0. */
 const BATCH = 64;
 
@@ -28,6 +34,9 @@ interface StreamPlan {
   tokens: number;
   paceMs: number;
   hold?: string;
+  status?: number;
+  cut?: number;
+  tool?: string;
 }
 
 interface ChatMessage {
@@ -79,6 +88,9 @@ function planFor(request: ChatRequest): StreamPlan {
       if (key === 'tokens') plan.tokens = Number(value);
       if (key === 'pace') plan.paceMs = Number(value);
       if (key === 'hold') plan.hold = value;
+      if (key === 'status') plan.status = Number(value);
+      if (key === 'cut') plan.cut = Number(value);
+      if (key === 'tool' && request.messages?.at(-1)?.role !== 'tool') plan.tool = value;
     }
   }
   return plan;
@@ -119,7 +131,10 @@ function streamAnswer(res: ServerResponse, request: ChatRequest, promptTokens: n
   });
 
   const finish = () => {
-    let last = chunkLine(id, created, model, {}, 'stop');
+    const call = { index: 0, id: `call_${id}`, type: 'function', function: { name: plan.tool, arguments: TOOL_ARGUMENTS } };
+    let last = plan.tool
+      ? chunkLine(id, created, model, { tool_calls: [call] }, null) + chunkLine(id, created, model, {}, 'tool_calls')
+      : chunkLine(id, created, model, {}, 'stop');
     if (request.stream_options?.include_usage) {
       last += `data: ${JSON.stringify({
         id,
@@ -153,6 +168,10 @@ function streamAnswer(res: ServerResponse, request: ChatRequest, promptTokens: n
   // The first token comes at once, like a model with a short time to first token; then one per pace.
   const tick = () => {
     if (closed) return;
+    if (sent === plan.cut) {
+      res.destroy();
+      return;
+    }
     res.write(head + tokenAt(sent) + tail);
     sent++;
     if (sent >= plan.tokens && (!plan.hold || releasedGates.has(plan.hold))) finish();
@@ -206,6 +225,11 @@ const server = createServer((req, res) => {
     stats.requests++;
     stats.lastPrompt = { messages: request.messages?.length ?? 0, bodyBytes: body.length, tools: request.tools?.length ?? 0 };
     const promptTokens = Math.ceil(body.length / TOKEN_WIDTH);
+    const status = planFor(request).status;
+    if (status) {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(`{"error":{"message":"bench fault ${status}"}}`);
+      return;
+    }
     if (request.stream) streamAnswer(res, request, promptTokens);
     else answerWhole(res, request, promptTokens);
   });

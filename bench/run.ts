@@ -11,6 +11,7 @@
  *   npm run bench -- --scenarios 1,2    only some scenarios (4 needs 2 and runs it)
  *   npm run bench -- --profile --scenarios 1   CPU profiles of the service and the floor during scenario 1
  *   npm run bench -- --rounds 3 --open-streams 5000 --no-write
+ *   npm run bench -- --soak 10 [--soak-users 60]   the soak (bench/soak.ts) instead of the scenarios; exits 1 on a problem
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -34,6 +35,7 @@ import {
   type TransactionFigures,
 } from './report.js';
 import { summarize, turnContent, type LoadCommand, type LoadReply, type Summary, type TurnsCommand, type TurnsResult } from './shared.js';
+import { runSoak, writeSoakReport } from './soak.js';
 import { formatSummary, newestProfile } from './top-functions.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,6 +55,8 @@ const { values: args } = parseArgs({
     'open-streams': { type: 'string' },
     'open-tokens': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    soak: { type: 'string' },
+    'soak-users': { type: 'string', default: '60' },
     output: { type: 'string', default: join(repoRoot, 'BENCHMARKS.md') },
   },
 });
@@ -664,6 +668,37 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
   return { runs };
 }
 
+/** `--soak MINUTES`: one service under mixed faults; throws (exit code 1) on any problem it finds. */
+async function soak(commit: string): Promise<void> {
+  const minutes = Number(args.soak);
+  // A heap snapshot starts with a full garbage collection: the soak reads the live heap after one.
+  const heapDir = join(runDir, 'heap');
+  const service = await startService('soak', ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`]);
+  if (!service) throw new Error(`the service did not start: ${serviceProblem}`);
+  try {
+    const { markdown, problems } = await runSoak({
+      baseUrl: service.baseUrl,
+      databaseUrl: service.databaseUrl,
+      service: service.child,
+      minutes,
+      users: Number(args['soak-users']),
+      poolSize: POOL_SIZE,
+      heapDir,
+      progress,
+    });
+    process.stdout.write(`\n${markdown}\n\n`);
+    if (!args['no-write']) {
+      const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
+      const heading = `_\`${command}\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit \`${commit}\`, ${cpus().length} cores shared with other work on the machine._`;
+      writeSoakReport(args.output, heading, markdown);
+      progress(`soak figures written to ${relative(process.cwd(), args.output) || args.output}`);
+    }
+    if (problems.length) throw new Error(`the soak found ${problems.length} problems:\n- ${problems.join('\n- ')}`);
+  } finally {
+    await service.child.stop();
+  }
+}
+
 // ---------------------------------------------------------------- the run
 
 function machine(postgres: string, fdLimit: number): Results['machine'] {
@@ -760,6 +795,7 @@ async function main(): Promise<void> {
     serviceProblem: null,
   };
 
+  if (args.soak) return soak(commit);
   if (args.profile)
     results.notes.push('`--profile`: both servers ran under `node --cpu-prof` (profiles in `bench/profiles/`), which slows them a little.');
   if (scenarios.has(1)) results.throughput = await sectionOf('scenario 1: throughput', () => throughput(load));
@@ -787,10 +823,11 @@ async function main(): Promise<void> {
   }
 }
 
+const giveUpMinutes = args.soak ? Number(args.soak) + 10 : 20;
 const deadline = setTimeout(() => {
-  process.stderr.write('bench: still running after 20 minutes, giving up\n');
+  process.stderr.write(`bench: still running after ${giveUpMinutes} minutes, giving up\n`);
   void cleanUp().finally(() => process.exit(1));
-}, 20 * 60_000);
+}, giveUpMinutes * 60_000);
 deadline.unref();
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

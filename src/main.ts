@@ -2,6 +2,7 @@ import 'dotenv/config';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.js';
 import { InvalidSettingsError, loadSettings, Settings } from './config/settings.js';
+import { UnexpectedErrors } from './observability/unexpected-errors.js';
 
 function refuseToStart(error: InvalidSettingsError): never {
   process.stderr.write(`${error.message}\nThe service did not start.\n`);
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
       setTimeout(() => process.exit(1), settings.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
     });
   }
+  // A bug that leaves a rejection unhandled stops this process gracefully instead of killing it mid-write.
+  app.get(UnexpectedErrors).stopOnThem(() => app.close());
   await app.listen(settings.PORT);
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
   new Logger('Main').log({ msg: `listening on ${url}`, url, docs: `${url}/docs`, playground: `${url}/` });

@@ -135,7 +135,7 @@ describe('conversations: a resilient LLM', () => {
   });
 
   describe('the circuit breaker', () => {
-    const s = withService({ LLM_BREAKER_THRESHOLD: '2', LLM_MAX_RETRIES: '0', LLM_BREAKER_COOLDOWN_MS: '60000' });
+    const s = withService({ LLM_BREAKER_MIN_CALLS: '2', LLM_MAX_RETRIES: '0', LLM_BREAKER_COOLDOWN_MS: '60000' });
 
     it('opens after repeated failures: the next turn fails fast with llm_unavailable, without a request', async () => {
       s.script({ status: 503 });
@@ -159,7 +159,7 @@ describe('conversations: a resilient LLM', () => {
   });
 
   describe('stopping a turn before the first token', () => {
-    const s = withService({ LLM_RETRY_BASE_MS: '3000', LLM_MAX_RETRIES: '3', LLM_BREAKER_THRESHOLD: '2' });
+    const s = withService({ LLM_RETRY_BASE_MS: '3000', LLM_MAX_RETRIES: '3', LLM_BREAKER_MIN_CALLS: '2' });
 
     it('does not count cancels and clients that left as provider failures: the circuit stays closed', async () => {
       s.script({ text: 'slow to start', delayMs: 1_500 });

@@ -1,6 +1,6 @@
 import { expect } from 'expect';
 import { describe, it } from 'node:test';
-import { circuitState, conformance } from './support/conformance.js';
+import { circuitState, conformance, SMALL_BREAKER } from './support/conformance.js';
 import { anthropic, Shape } from './support/provider-stub.js';
 import { doneOf, eventsOf, postStream } from './support/sse.js';
 
@@ -201,8 +201,12 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
       errorType: 'rate_limit',
     });
   });
+});
 
-  it('the breaker: refusals leave it closed; three 500s in a row open it', async () => {
+describe('Anthropic: the circuit breaker', () => {
+  const c = conformance('anthropic', SMALL_BREAKER);
+
+  it('refusals leave it closed; a run of 500s opens it', async () => {
     for (let i = 0; i < 4; i++) await c.turn([anthropic.error(400, 'invalid_request_error', 'tools: not supported')]);
     expect(await circuitState(c.t.baseUrl)).toBe(0);
     for (let i = 0; i < 3; i++) await c.turn([anthropic.error(500, 'api_error', 'Internal server error')]);

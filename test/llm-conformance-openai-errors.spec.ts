@@ -1,7 +1,7 @@
 import { expect } from 'expect';
 import { describe, it } from 'node:test';
 import { startApp } from './support/app.js';
-import { circuitState, conformance } from './support/conformance.js';
+import { circuitState, conformance, SMALL_BREAKER } from './support/conformance.js';
 import { createSession } from './support/conversation.js';
 import { openai, ProviderStub, Shape } from './support/provider-stub.js';
 import { doneOf, eventsOf, postStream } from './support/sse.js';
@@ -120,8 +120,12 @@ describe('OpenAI-compatible providers: the conformance suite, errors', () => {
       errorType: 'server_error',
     });
   });
+});
 
-  it('the breaker: five refusals leave it closed; three 503s in a row open it', async () => {
+describe('OpenAI-compatible providers: the circuit breaker', () => {
+  const c = conformance('openai', SMALL_BREAKER);
+
+  it('five refusals leave it closed; a run of 503s opens it', async () => {
     for (let i = 0; i < 5; i++) await c.turn([openai.error(400, { message: 'tools are not supported', type: 'invalid_request_error' })]);
     expect(await circuitState(c.t.baseUrl)).toBe(0);
     expect(doneOf(await c.turn([openai.text('Still here.')])).status).toBe('completed');

@@ -33,6 +33,7 @@ const REQUIRED_ALERTS = [
   'LLMSlowFirstToken',
   'ApprovalBacklog',
   'ServiceDown',
+  'UnexpectedProcessError',
 ];
 
 // ------------------------------------------------------------------------------------------------

@@ -129,11 +129,24 @@ export class Settings {
   @Max(60_000)
   LLM_RETRY_BASE_MS = 200;
 
-  /** Consecutive failures that open the circuit breaker. */
+  /** Share of failed LLM attempts (in %, over the window) that opens the circuit breaker. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
-  LLM_BREAKER_THRESHOLD = 5;
+  @Max(99)
+  LLM_BREAKER_FAILURE_PERCENT = 50;
+
+  /** The breaker's sliding window. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1_000)
+  LLM_BREAKER_WINDOW_MS = 30_000;
+
+  /** Attempts needed in the window before its failure rate can open the breaker (a quiet service never trips on two failures). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  LLM_BREAKER_MIN_CALLS = 20;
 
   @Transform(toInt)
   @IsInt()

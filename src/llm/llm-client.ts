@@ -1,17 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
-import {
-  CircuitBreakerPolicy,
-  CircuitState,
-  ConsecutiveBreaker,
-  ExponentialBackoff,
-  circuitBreaker,
-  handleWhen,
-  retry,
-  RetryPolicy,
-} from 'cockatiel';
+import { ExponentialBackoff, IBackoff } from 'cockatiel';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { Settings } from '../config/settings.js';
+import { CircuitPhase, CircuitTicket, LlmCircuit } from './llm-circuit.js';
+import { IdleTimer } from './idle-timer.js';
 import {
   classifyLlmError,
   isProviderFailure,
@@ -21,26 +15,21 @@ import {
   LlmStreamBrokeOff,
   LlmTimeoutError,
 } from './llm-errors.js';
-import { IdleTimer } from './idle-timer.js';
 import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
 
-const CIRCUIT_STATE: Record<CircuitState, number> = {
-  [CircuitState.Closed]: 0,
-  [CircuitState.HalfOpen]: 1,
-  [CircuitState.Open]: 2,
-  [CircuitState.Isolated]: 2,
-};
+const CIRCUIT_STATE: Record<CircuitPhase, number> = { closed: 0, half_open: 1, open: 2 };
 
 /**
  * The LLM as a turn sees it: the configured provider behind a circuit breaker, retried with
  * exponential backoff and jitter on 429, 5xx, timeouts and connection errors before the first
  * token (never after: the user has seen it), with a request timeout and an idle timeout.
+ * Each attempt goes through the breaker; a turn that stopped never counts in it.
  */
 @Injectable()
-export class LlmClient {
+export class LlmClient implements OnModuleDestroy {
   private readonly logger = new Logger(LlmClient.name);
-  private readonly breaker: CircuitBreakerPolicy;
-  private readonly retryPolicy: RetryPolicy;
+  private readonly circuit: LlmCircuit;
+  private readonly backoff: ExponentialBackoff<unknown>;
   private readonly labels: { gen_ai_provider_name: string; gen_ai_request_model: string };
 
   constructor(
@@ -51,30 +40,30 @@ export class LlmClient {
     @InjectMetric('gen_ai_client_token_usage') private readonly tokens: Histogram<string>,
     @InjectMetric('llm_errors_total') private readonly errors: Counter<string>,
     @InjectMetric('llm_retries_total') private readonly retries: Counter<string>,
-    @InjectMetric('llm_circuit_state') private readonly circuit: Gauge<string>,
+    @InjectMetric('llm_circuit_state') state: Gauge<string>,
+    @InjectMetric('llm_circuit_samples_total') samples: Counter<string>,
   ) {
     this.labels = { gen_ai_provider_name: provider.name, gen_ai_request_model: provider.model };
-    // A turn that stopped while waiting, a refused request or an incomplete answer is no failure of the provider.
-    this.breaker = circuitBreaker(
-      handleWhen((error) => !(error instanceof LlmCallAborted) && isProviderFailure(classifyLlmError(error))),
-      {
-        halfOpenAfter: settings.LLM_BREAKER_COOLDOWN_MS,
-        breaker: new ConsecutiveBreaker(settings.LLM_BREAKER_THRESHOLD),
+    const byProvider = { gen_ai_provider_name: provider.name };
+    state.set(byProvider, 0);
+    samples.inc({ ...byProvider, outcome: 'success' }, 0);
+    samples.inc({ ...byProvider, outcome: 'failure' }, 0);
+    this.circuit = new LlmCircuit({
+      failureRate: settings.LLM_BREAKER_FAILURE_PERCENT / 100,
+      windowMs: settings.LLM_BREAKER_WINDOW_MS,
+      minCalls: settings.LLM_BREAKER_MIN_CALLS,
+      cooldownMs: settings.LLM_BREAKER_COOLDOWN_MS,
+      onPhase: (phase) => {
+        state.set(byProvider, CIRCUIT_STATE[phase]);
+        this.logger.warn({ msg: 'LLM circuit breaker changed state', provider: provider.name, state: phase });
       },
-    );
-    this.circuit.set({ gen_ai_provider_name: provider.name }, 0);
-    this.breaker.onStateChange((state) => {
-      this.circuit.set({ gen_ai_provider_name: provider.name }, CIRCUIT_STATE[state]);
-      this.logger.warn({ msg: 'LLM circuit breaker changed state', provider: provider.name, state: CircuitState[state] });
+      onSample: (outcome) => samples.inc({ ...byProvider, outcome }),
     });
-    this.retryPolicy = retry(
-      handleWhen((error) => !(error instanceof LlmStreamBrokeOff) && isRetryable(classifyLlmError(error))),
-      {
-        maxAttempts: settings.LLM_MAX_RETRIES,
-        backoff: new ExponentialBackoff({ initialDelay: settings.LLM_RETRY_BASE_MS, maxDelay: 10_000 }),
-      },
-    );
-    this.retryPolicy.onRetry(() => this.retries.inc({ gen_ai_provider_name: provider.name }));
+    this.backoff = new ExponentialBackoff({ initialDelay: settings.LLM_RETRY_BASE_MS, maxDelay: 10_000 });
+  }
+
+  onModuleDestroy(): void {
+    this.circuit.dispose();
   }
 
   get providerName(): string {
@@ -106,10 +95,7 @@ export class LlmClient {
       onEvent(event);
     };
     try {
-      await this.untilStopped(
-        signal,
-        this.breaker.execute(() => this.retryPolicy.execute(() => this.attempt({ ...request, signal }, deliver, () => delivered), signal)),
-      );
+      await this.withRetries({ ...request, signal }, deliver, () => delivered);
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason;
       const failure = classifyLlmError(deadline.signal.aborted ? deadline.signal.reason : error);
@@ -121,39 +107,68 @@ export class LlmClient {
     }
   }
 
-  /** One call to the provider, bounded by the idle timeout between events. */
+  /**
+   * Attempts until one succeeds or fails for good. The wait between attempts ends as soon as the
+   * turn stops (cockatiel's retry policy waits it out, and then runs the next attempt anyway).
+   */
+  private async withRetries(request: LlmRequest, deliver: (event: LlmEvent) => void, delivered: () => boolean): Promise<void> {
+    let backoff: IBackoff<unknown> | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(request, deliver, delivered);
+      } catch (error) {
+        const retryable = !(error instanceof LlmStreamBrokeOff) && isRetryable(classifyLlmError(error));
+        if (!retryable || request.signal.aborted || attempt > this.settings.LLM_MAX_RETRIES) throw error;
+        backoff = (backoff ?? this.backoff).next(undefined);
+        this.retries.inc({ gen_ai_provider_name: this.provider.name });
+        await sleep(backoff.duration, undefined, { signal: request.signal });
+      }
+    }
+  }
+
+  /** One call to the provider through the breaker, bounded by the idle timeout between events. */
   private async attempt(request: LlmRequest, deliver: (event: LlmEvent) => void, delivered: () => boolean): Promise<void> {
+    // A turn stopped before its call (a slow database, a cancel) never reaches the breaker.
     request.signal.throwIfAborted();
+    const ticket = this.circuit.admit();
     const controller = new AbortController();
     const idle = new IdleTimer(this.settings.LLM_FIRST_TOKEN_TIMEOUT_MS, this.settings.LLM_IDLE_TIMEOUT_MS, (e) => controller.abort(e));
     try {
       const signal = AbortSignal.any([request.signal, controller.signal]);
+      // Any byte from the provider (a delta of any kind, a keep-alive comment) proves it alive.
       await this.provider.stream({ ...request, signal, onAlive: () => idle.alive() }, (event) => {
         idle.alive();
+        // The provider answers: what happens later in the stream does not change that.
+        ticket.succeeded();
         deliver(event);
       });
       // The SDK ends a stream quietly when its signal aborts: an abort is not a complete answer.
       request.signal.throwIfAborted();
       controller.signal.throwIfAborted();
+      ticket.succeeded();
     } catch (error) {
-      if (request.signal.aborted) throw new LlmCallAborted();
-      const reason: unknown = controller.signal.reason;
-      const failure = reason instanceof LlmError ? reason : classifyLlmError(error);
-      // The user has seen tokens: trying again would show them twice.
-      throw delivered() ? new LlmStreamBrokeOff(failure) : failure;
+      throw this.failureOf(error, request.signal, controller.signal, ticket, delivered());
     } finally {
       idle.stop();
       controller.abort();
     }
   }
 
-  /** Rejects as soon as the turn stops: cockatiel's wait between attempts does not listen to the signal. */
-  private untilStopped<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const stopped = () => reject(signal.reason);
-      if (signal.aborted) return stopped();
-      signal.addEventListener('abort', stopped, { once: true });
-      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stopped));
-    });
+  /** What a failed attempt was, told to the breaker: only the provider's own failures count. */
+  private failureOf(error: unknown, turn: AbortSignal, idle: AbortSignal, ticket: CircuitTicket, delivered: boolean): Error {
+    const reason: unknown = turn.aborted ? turn.reason : idle.reason;
+    if (turn.aborted && !(reason instanceof LlmError)) {
+      ticket.ignored();
+      return new LlmCallAborted();
+    }
+    let failure = reason instanceof LlmError ? reason : classifyLlmError(error);
+    // 5xx, 429, timeouts and connection failures; a refused request or an incomplete answer is no failure of the provider.
+    if (isProviderFailure(failure)) ticket.failed();
+    else ticket.ignored();
+    if (!delivered) return failure;
+    // The user has seen tokens: trying again would show them twice.
+    if (failure.type === 'connection' && !(error instanceof LlmError))
+      failure = new LlmError('connection', 'The connection to the LLM provider broke off mid-answer.', { code: failure.code });
+    return new LlmStreamBrokeOff(failure);
   }
 }

@@ -144,7 +144,8 @@ export function classifyLlmError(error: unknown): LlmError {
   if (error instanceof BrokenCircuitError) {
     return new LlmError('circuit_open', 'The LLM provider is failing and calls to it are paused for a while; try again shortly.');
   }
-  const code = (error as { code?: unknown })?.code;
+  // A connection cut mid-stream surfaces from fetch as TypeError('terminated') with the socket error as its cause.
+  const code = (error as { code?: unknown })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code;
   if (typeof code === 'string' && /^(ECONN|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR)/.test(code)) {
     return new LlmError('connection', 'The LLM provider could not be reached.');
   }

@@ -52,6 +52,11 @@ const genAiLabels = ['gen_ai_provider_name', 'gen_ai_request_model'];
       help: 'LLM calls retried before their first token',
       labelNames: ['gen_ai_provider_name'],
     }),
+    makeCounterProvider({
+      name: 'llm_circuit_samples_total',
+      help: 'LLM attempts the circuit breaker counted, by outcome (success, failure); cancels and 4xx are not counted',
+      labelNames: ['gen_ai_provider_name', 'outcome'],
+    }),
     makeGaugeProvider({
       name: 'llm_circuit_state',
       help: 'LLM circuit breaker state: 0 closed, 1 half-open, 2 open',

@@ -1,6 +1,6 @@
 import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { makeCounterProvider, PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { LoggerModule } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,10 +9,11 @@ import { HealthController } from './health.controller.js';
 import { HttpMetricsMiddleware, httpRequestDuration } from './http-metrics.middleware.js';
 import { errorSerializers } from './log-redaction.js';
 import { ShutdownState } from './shutdown-state.js';
+import { UnexpectedErrors } from './unexpected-errors.js';
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 
-/** Structured logs with a request id, `/health/*` and `/metrics`. */
+/** Structured logs with a request id, `/health/*`, `/metrics`, and the stop on unexpected errors. */
 @Global()
 @Module({
   imports: [
@@ -39,8 +40,18 @@ const REQUEST_ID = /^[\w.:-]{1,100}$/;
     PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
   ],
   controllers: [HealthController],
-  providers: [ShutdownState, httpRequestDuration, HttpMetricsMiddleware],
-  exports: [ShutdownState],
+  providers: [
+    ShutdownState,
+    httpRequestDuration,
+    HttpMetricsMiddleware,
+    UnexpectedErrors,
+    makeCounterProvider({
+      name: 'process_unhandled_errors_total',
+      help: 'Rejections nobody handled and exceptions nobody caught; each one stops the process gracefully',
+      labelNames: ['kind'],
+    }),
+  ],
+  exports: [ShutdownState, UnexpectedErrors],
 })
 export class ObservabilityModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

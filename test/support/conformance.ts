@@ -139,7 +139,6 @@ export function conformance(provider: 'openai' | 'anthropic', env: Record<string
       MULTI_AGENT_MODE: 'false',
       LLM_MAX_RETRIES: '1',
       LLM_RETRY_BASE_MS: '1',
-      LLM_BREAKER_THRESHOLD: '3',
       LLM_IDLE_TIMEOUT_MS: '1000',
       LLM_FIRST_TOKEN_TIMEOUT_MS: '3000',
       ...env,
@@ -151,3 +150,6 @@ export function conformance(provider: 'openai' | 'anthropic', env: Record<string
   });
   return harness;
 }
+
+/** A breaker that a handful of calls can open, for a suite of its own so earlier turns do not dilute its window. */
+export const SMALL_BREAKER = { LLM_BREAKER_MIN_CALLS: '3', LLM_BREAKER_FAILURE_PERCENT: '60', LLM_BREAKER_WINDOW_MS: '60000' };

@@ -25,15 +25,29 @@ export interface StreamResult {
 export async function postStream(
   url: string,
   body: unknown,
-  options: { headers?: Record<string, string>; stopWhen?: (event: SseEvent, events: SseEvent[]) => boolean } = {},
+  options: {
+    headers?: Record<string, string>;
+    stopWhen?: (event: SseEvent, events: SseEvent[]) => boolean;
+    /** The client goes away when it aborts, events or not. */
+    leave?: AbortSignal;
+  } = {},
 ): Promise<StreamResult> {
   const controller = new AbortController();
+  let stop = false;
+  options.leave?.addEventListener('abort', () => {
+    stop = true;
+    controller.abort();
+  });
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', ...options.headers },
     body: JSON.stringify(body),
     signal: controller.signal,
+  }).catch((error: unknown) => {
+    if (stop) return undefined;
+    throw error;
   });
+  if (!res) return { status: 0, headers: new Headers(), events: [] };
   if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
     const text = await res.text();
     let json: unknown;
@@ -45,7 +59,6 @@ export async function postStream(
     return { status: res.status, headers: res.headers, events: [], json };
   }
   const events: SseEvent[] = [];
-  let stop = false;
   const parser = createParser({
     onEvent: (message) => {
       const event = { id: message.id, event: message.event ?? 'message', data: JSON.parse(message.data) } as SseEvent;

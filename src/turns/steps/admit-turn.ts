@@ -14,6 +14,10 @@ import { sessionWrites } from '../../sessions/session-writes.js';
 import { sessionBusy, SessionsService } from '../../sessions/sessions.service.js';
 import type { Turn, TurnKind } from '../turn.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
+import { TurnLifetime } from './turn-lifetime.js';
+
+/** How long a new turn waits for the turn its client just left (or cancelled) to close here. */
+const STOPPED_TURN_WAIT_MS = 3_000;
 
 /**
  * Admission: the checks each turn route makes before anything is written (4xx before any stream),
@@ -30,6 +34,7 @@ export class AdmitTurn {
     private readonly approvals: ApprovalsService,
     private readonly agents: AgentCatalog,
     private readonly toolCheck: ToolCallCheck,
+    private readonly lifetime: TurnLifetime,
     @InjectMetric('session_busy_rejections_total') private readonly busyRejections: Counter<string>,
   ) {}
 
@@ -80,7 +85,7 @@ export class AdmitTurn {
   }
 
   /** Takes the session's lease with one conditional UPDATE and records the turn: 404 or 409 before any stream. */
-  async admit(owner: string, sessionId: string, kind: TurnKind): Promise<Turn> {
+  async admit(owner: string, sessionId: string, kind: TurnKind, waited = false): Promise<Turn> {
     if (this.shutdown.stopping) {
       throw new DomainError('shutting_down', 'the service is stopping; retry on another instance');
     }
@@ -102,6 +107,9 @@ export class AdmitTurn {
       return rows[0]?.agent;
     });
     if (!agent) {
+      // A client that posts right after leaving would otherwise get 409 while its abandoned turn stores what it had.
+      if (!waited && (await this.lifetime.stoppedTurnEnded(sessionId, STOPPED_TURN_WAIT_MS)))
+        return this.admit(owner, sessionId, kind, true);
       await this.sessions.get(owner, sessionId); // 404 when it is gone
       this.busyRejections.inc();
       throw sessionBusy(sessionId);

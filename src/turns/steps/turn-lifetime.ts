@@ -96,6 +96,18 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     });
   }
 
+  /**
+   * Waits, at most `ms`, for this process's turn on the session to end when it is already stopping
+   * (its client left, or it was cancelled); true once it has ended.
+   */
+  async stoppedTurnEnded(sessionId: string, ms: number): Promise<boolean> {
+    const turnId = this.lease.localTurnOf(sessionId);
+    const running = turnId ? this.running.get(turnId) : undefined;
+    if (!turnId || !running?.turn.signal.aborted) return false;
+    await Promise.race([running.work.catch(() => undefined), sleep(ms, undefined, { ref: false })]);
+    return !this.running.has(turnId);
+  }
+
   private async drive(turn: Turn, kickoff: Kickoff): Promise<void> {
     turn.emit(events.turn(turn.id, turn.sessionId, turn.agent));
     let status: DoneStatus;
@@ -103,6 +115,8 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     try {
       const next = await kickoff(turn);
       status = next === 'continue' ? await this.loop.run(turn) : next;
+      // A stop that came while the last writes committed still ends the turn as stopped.
+      turn.signal.throwIfAborted();
     } catch (failure) {
       ({ status, error } = await this.failures.settle(turn, failure));
     }
