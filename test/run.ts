@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { EmbeddedDatabase } from '../src/database/embedded-postgres.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** A test that hangs fails instead of holding CI; far above the slowest test on a loaded machine. */
+const TEST_TIMEOUT_MS = 600_000;
 
 function specs(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -41,10 +43,14 @@ async function main(): Promise<number> {
     .sort();
   try {
     return await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
-        stdio: 'inherit',
-        env: process.env,
-      });
+      const child = spawn(
+        process.execPath,
+        ['--test', '--test-concurrency=2', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-reporter=spec', ...files],
+        {
+          stdio: 'inherit',
+          env: process.env,
+        },
+      );
       child.on('exit', (code) => resolve(code ?? 1));
     });
   } finally {

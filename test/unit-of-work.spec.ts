@@ -55,13 +55,17 @@ describe('the stream-scoped Unit of Work', () => {
     const before = stub.requests.length;
     // Every LLM answer stops after its first token until all 40 are open at once. A turn that held one
     // of the 2 pooled connections through its LLM call would keep the others from ever reaching the LLM.
-    let open!: () => void;
-    const allOpen = new Promise<void>((resolve) => (open = resolve));
-    const giveUp = setTimeout(open, 10_000);
-    let openAtOnce = 0;
+    let release!: () => void;
+    const allOpen = new Promise<void>((resolve) => (release = resolve));
+    // How many answers were open when the gate opened: all of them, or those reached before giving up.
+    let openAtOnce: number | undefined;
+    const open = () => {
+      openAtOnce ??= stub.requests.length - before;
+      release();
+    };
+    const giveUp = setTimeout(open, 20_000);
     stub.respond(() => {
-      openAtOnce = stub.requests.length - before;
-      if (openAtOnce === streams) open();
+      if (stub.requests.length - before === streams) open();
       return { text: 'one two three four five', pause: { chunks: 1, until: allOpen } };
     });
     const samples: Array<{ heldInTransaction: number }> = [];

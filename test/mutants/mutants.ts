@@ -18,7 +18,7 @@ export const mutants: Mutant[] = [
     name: 'partial-answer-lost',
     claim: 'the text streamed before an abort is stored as an interrupted answer',
     file: 'src/turns/steps/failure-policy.ts',
-    find: '    await this.savePartial(turn);\n',
+    find: '    if (!isSessionGone(failure)) await this.savePartial(turn);\n',
     replace: '',
     specs: ['unit-of-work'],
   },
@@ -90,7 +90,7 @@ export const mutants: Mutant[] = [
     file: 'src/unit-of-work/write-guard.ts',
     find: 'if (!inMicroTransaction(runner) && isWrite(sql)) {',
     replace: 'if (process.env.NEVER === "1" && !inMicroTransaction(runner) && isWrite(sql)) {',
-    specs: ['unit-of-work', 'write-guard'],
+    specs: ['unit-of-work'],
   },
   {
     name: 'done-before-finish',
