@@ -5,7 +5,11 @@ import { ApprovalsModule } from '../approvals/approvals.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
+import { EventAnnouncer } from './event-log/event-announcer.js';
 import { EventFeed } from './event-log/event-feed.js';
+import { EventWriter } from './event-log/event-writer.js';
+import { LocalTurns } from './event-log/local-turns.js';
+import { RemoteTail } from './event-log/remote-tail.js';
 import { EventLog } from './event-log/event-log.js';
 import { EventRetention } from './event-log/event-retention.js';
 import { AdmitTurn } from './steps/admit-turn.js';
@@ -38,6 +42,10 @@ import { TurnStreamsController } from './turn-streams.controller.js';
     TurnStreams,
     EventLog,
     EventFeed,
+    EventAnnouncer,
+    EventWriter,
+    LocalTurns,
+    RemoteTail,
     EventRetention,
     AdmitTurn,
     TurnLifetime,

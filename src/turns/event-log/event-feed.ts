@@ -1,73 +1,73 @@
 import { Injectable } from '@nestjs/common';
-import { Observable } from 'rxjs';
-import { DatabaseNotifications } from '../../database/database-notifications.js';
+import { Observable, Subscriber } from 'rxjs';
 import type { StampedEvent } from '../protocol/turn-event.js';
-import { channelOf, EventLog, RowNotice } from './event-log.js';
+import { EventLog } from './event-log.js';
+import { LocalTurns } from './local-turns.js';
+import { RemoteTail } from './remote-tail.js';
+import type { TurnEventRecorder } from './turn-event-recorder.js';
+
+/** Sends events after `last` once each, in order, and completes after `done`. */
+function sinkOf(subscriber: Subscriber<StampedEvent>, after: number) {
+  const sink = {
+    last: after,
+    send(events: StampedEvent[]) {
+      for (const event of events) {
+        if (subscriber.closed || event.id <= sink.last) continue;
+        sink.last = event.id;
+        subscriber.next(event);
+        if (event.type === 'done') subscriber.complete();
+      }
+    },
+    fail: (error: unknown) => subscriber.error(error),
+  };
+  return sink;
+}
 
 /**
- * A running turn's events as they are stored, from any instance: its channel is listened to first
- * (one LISTEN per instance and turn, whoever follows it), then the stored rows after `after` are
- * read, then each announced row is sent, with its events from the notification when they fit,
- * else read. Ids are consecutive within a turn, so a gap (a notification lost with the connection,
- * or too big to carry its events) is noticed and read. Ends after `done`.
+ * A running turn's events after `after`, until its `done`, wherever it runs. On this instance
+ * they come from the turn itself: what it stored, what it has not stored yet, then what it sends.
+ * On another one, from the database: the stored rows, then each row as it is announced
+ * (`RemoteTail`). Ids are consecutive within a turn, so both ways send each event once, in order.
  */
 @Injectable()
 export class EventFeed {
   constructor(
-    private readonly notifications: DatabaseNotifications,
     private readonly log: EventLog,
+    private readonly local: LocalTurns,
+    private readonly remote: RemoteTail,
   ) {}
 
   follow(turn: { id: string; seq: number }, after: number): Observable<StampedEvent> {
     return new Observable<StampedEvent>((subscriber) => {
-      let last = after;
-      let ended = false;
-      // Notifications and reads are handled one at a time, in order.
-      let queue: Promise<void> = Promise.resolve();
-      let unlisten: (() => void) | undefined;
-      const send = (events: StampedEvent[]) => {
-        for (const event of events) {
-          if (ended || event.id <= last) continue;
-          last = event.id;
-          subscriber.next(event);
-          if (event.type === 'done') {
-            ended = true;
-            subscriber.complete();
-          }
-        }
-      };
-      const then = (step: () => Promise<void> | void) => {
-        queue = queue.then(async () => {
-          if (!ended) await step();
-        });
-        queue.catch((error: unknown) => {
-          ended = true;
-          subscriber.error(error);
-        });
-      };
-      const catchUp = () => then(async () => send(await this.log.read(turn.seq, last)));
-      const listener = {
-        notified: (payload: string) =>
-          then(async () => {
-            const notice = JSON.parse(payload) as RowNotice;
-            if (notice.last <= last) return;
-            if (!notice.events || notice.first > last + 1) return send(await this.log.read(turn.seq, last));
-            send(notice.events.map((event, i) => ({ ...event, id: notice.first + i }) as StampedEvent));
-          }),
-        resync: catchUp,
-      };
-      this.notifications.listen(channelOf(turn.id), listener).then(
-        (stop) => {
-          if (subscriber.closed) return stop();
-          unlisten = stop;
-          catchUp();
-        },
-        (error: unknown) => subscriber.error(error),
-      );
-      return () => {
-        ended = true;
-        unlisten?.();
-      };
+      const sink = sinkOf(subscriber, after);
+      const recorder = this.local.get(turn.id);
+      let stop: (() => void) | undefined;
+      if (recorder) {
+        stop = this.followHere(turn.seq, recorder, sink);
+      } else {
+        this.remote.follow(turn, sink).then(
+          (unfollow) => (subscriber.closed ? unfollow() : (stop = unfollow)),
+          (error: unknown) => subscriber.error(error),
+        );
+      }
+      return () => stop?.();
     });
+  }
+
+  private followHere(seq: number, recorder: TurnEventRecorder, sink: ReturnType<typeof sinkOf>): () => void {
+    let caughtUp = false;
+    const sentMeanwhile: StampedEvent[] = [];
+    // In this order, in one tick: every event is then in the rows read, the unsaved ones, or told.
+    const unwatch = recorder.watch((event) => (caughtUp ? sink.send([event]) : sentMeanwhile.push(event)));
+    const unsaved = recorder.unsaved();
+    this.log.read(seq, sink.last).then(
+      (stored) => {
+        const all = new Map([...stored, ...unsaved, ...sentMeanwhile].map((event) => [event.id, event]));
+        sink.send([...all.values()].sort((a, b) => a.id - b.id));
+        caughtUp = true;
+      },
+      (error: unknown) => sink.fail(error),
+    );
+    return unwatch;
   }
 }

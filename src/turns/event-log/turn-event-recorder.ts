@@ -1,11 +1,9 @@
 import type { StampedEvent, TurnEvent } from '../protocol/turn-event.js';
 import { eventIdOf } from './event-ids.js';
 
-/** At most one row per this many milliseconds and turn: token deltas are coalesced, never a row each. */
-export const FLUSH_MS = 100;
-
 /** Consecutive events of one turn, as one row of `turn_events` stores them. */
 export interface EventRow {
+  turnId: string;
   firstId: number;
   lastId: number;
   events: StampedEvent[];
@@ -13,71 +11,84 @@ export interface EventRow {
 
 /**
  * A running turn's events on their way to `turn_events`. Each event gets its id at once, so the
- * turn's own stream sends it without waiting; the rows are written behind it, one at a time, at most
- * one per FLUSH_MS. A write that fails is tried again with the next; what is left when the turn
- * ends goes into the statement that records its end (`drain`).
+ * turn's stream sends it without waiting; `EventWriter` takes what has piled up (`take`) for the
+ * instance's next write, at most one row per turn per FLUSH_MS, so a token is never a row of its
+ * own. What is left when the turn ends goes into the statement that records its end (`drain`).
+ * Joiners on this instance read what is not stored yet (`unsaved`) and are told what is sent (`watch`).
  */
 export class TurnEventRecorder {
   private count = 0;
   private pending: StampedEvent[] = [];
+  /** The events of the write under way (the end's too, until `finish_turn` has committed). */
+  private inFlight: StampedEvent[] = [];
   private writing?: Promise<void>;
-  private timer?: NodeJS.Timeout;
-  private lastWriteAt = -Infinity;
+  private readonly watchers = new Set<(event: StampedEvent) => void>();
   private draining = false;
 
   constructor(
+    readonly turnId: string,
     private readonly seq: number,
-    private readonly write: (row: EventRow) => Promise<void>,
-    private readonly failed: (error: unknown) => void,
+    private readonly wake: (recorder: TurnEventRecorder) => void,
   ) {}
 
-  /** The event with the turn's next id, not stored (the end's events, which `finish_turn` stores). */
+  /** The event with the turn's next id, not queued (the end's events, which `finish_turn` stores). */
   stamp(event: TurnEvent): StampedEvent {
     return { ...event, id: eventIdOf(this.seq, ++this.count) };
   }
 
-  /** The event with its id, queued for the next row. */
+  /** The event with its id, queued for the next write. */
   record(event: TurnEvent): StampedEvent {
     const stamped = this.stamp(event);
     if (this.draining) return stamped;
     this.pending.push(stamped);
-    this.schedule();
+    if (this.pending.length === 1 && this.inFlight.length === 0) this.wake(this);
     return stamped;
   }
 
-  /** Stops writing rows and returns what is not written yet, once the write under way has ended. */
+  /** The next row to write, if any; `written` or `failed` must follow once `write` settles. */
+  take(write: Promise<void>): EventRow | undefined {
+    if (this.draining || this.pending.length === 0 || this.inFlight.length > 0) return undefined;
+    const events = (this.inFlight = this.pending);
+    this.pending = [];
+    this.writing = write;
+    return { turnId: this.turnId, firstId: events[0].id, lastId: events[events.length - 1].id, events };
+  }
+
+  /** The row taken (or the drained events) was stored, or will never be. */
+  written(): void {
+    this.inFlight = [];
+    this.writing = undefined;
+    if (this.pending.length > 0 && !this.draining) this.wake(this);
+  }
+
+  /** The row taken was not stored: its events go first into the next one. */
+  failed(): void {
+    this.pending = [...this.inFlight, ...this.pending];
+    this.written();
+  }
+
+  /** Stops queueing and returns what is not stored yet, once the write under way has ended; `written` follows its write. */
   async drain(): Promise<StampedEvent[]> {
     this.draining = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.writing;
-    const rest = this.pending;
+    await this.writing?.catch(() => undefined);
+    this.inFlight = [...this.inFlight, ...this.pending];
     this.pending = [];
-    return rest;
+    return this.inFlight;
   }
 
-  private schedule(): void {
-    if (this.timer || this.writing || this.draining || this.pending.length === 0) return;
-    const wait = Math.max(0, this.lastWriteAt + FLUSH_MS - performance.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.writing = this.flush().finally(() => {
-        this.writing = undefined;
-        this.schedule();
-      });
-    }, wait);
-    this.timer.unref();
+  /** The events recorded and not stored yet, in order: with the stored rows and what `watch` tells, a joiner on this instance misses nothing. */
+  unsaved(): StampedEvent[] {
+    return [...this.inFlight, ...this.pending];
   }
 
-  private async flush(): Promise<void> {
-    const events = this.pending;
-    this.pending = [];
-    this.lastWriteAt = performance.now();
-    try {
-      await this.write({ firstId: events[0].id, lastId: events[events.length - 1].id, events });
-    } catch (error) {
-      this.pending = [...events, ...this.pending];
-      this.failed(error);
-    }
+  /** Tells `watcher` every event the turn sends from now on, until the returned function is called. */
+  watch(watcher: (event: StampedEvent) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  /** The turn sent `event` (its own stream may be gone): for the joiners on this instance. */
+  sent(event: StampedEvent): void {
+    for (const watcher of this.watchers) watcher(event);
   }
 }

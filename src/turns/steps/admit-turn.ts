@@ -127,7 +127,7 @@ export class AdmitTurn {
       stop,
       signal: AbortSignal.any([uow.signal, stop.signal]),
       emit: () => undefined,
-      events: this.eventLog.recorder({ id, seq, uow }),
+      events: this.eventLog.recorder({ id, seq }),
       idempotency,
       usage: { input: 0, output: 0 },
       steps: 0,

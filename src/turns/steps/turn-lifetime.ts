@@ -12,6 +12,7 @@ import type { Kickoff, StopReason, Turn } from '../turn.js';
 import { AgentLoop } from './agent-loop.js';
 import { FailurePolicy } from './failure-policy.js';
 import { EventLog } from '../event-log/event-log.js';
+import { LocalTurns } from '../event-log/local-turns.js';
 import { IdempotencyKeys } from '../../idempotency/idempotency-keys.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
@@ -34,6 +35,7 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     private readonly loop: AgentLoop,
     private readonly failures: FailurePolicy,
     private readonly eventLog: EventLog,
+    private readonly local: LocalTurns,
     private readonly keys: IdempotencyKeys,
     @InjectMetric('sse_streams_active') private readonly streamsActive: Gauge<string>,
     @InjectMetric('sse_stream_duration_seconds') private readonly streamDuration: Histogram<string>,
@@ -43,8 +45,12 @@ export class TurnLifetime implements BeforeApplicationShutdown {
   /** The turn's events; the work starts when the stream is subscribed and is kept until it has ended. */
   stream(turn: Turn, kickoff: Kickoff): Observable<StampedEvent> {
     return new Observable<StampedEvent>((subscriber) => {
-      // Once the client has left (unsubscribed) the events are still stored, for whoever joins.
-      const deliver = (event: StampedEvent) => subscriber.next(event);
+      // Once the client has left (unsubscribed) the events are still stored and told, for whoever joins.
+      const deliver = (event: StampedEvent) => {
+        turn.events.sent(event);
+        subscriber.next(event);
+      };
+      this.local.add(turn.id, turn.events);
       turn.emit = (event) => deliver(turn.events.record(event));
       this.lease.hold(turn.id, { sessionId: turn.sessionId, stop: (reason) => turn.stop.abort(reason) });
       this.streamsActive.inc();
@@ -52,6 +58,7 @@ export class TurnLifetime implements BeforeApplicationShutdown {
       const work = this.txHost
         .within(turn.uow, () => this.drive(turn, kickoff, deliver))
         .finally(() => {
+          this.local.remove(turn.id);
           this.running.delete(turn.id);
           this.lease.forget(turn.id);
           this.streamsActive.dec();
@@ -73,18 +80,22 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     const rest = await turn.events.drain();
     const done = turn.events.stamp(events.done(turn.id, status, turn.usage));
     const last = [...rest, done];
-    await this.txHost.statement('finish_turn', async () => {
-      const params: unknown[] = [turn.sessionId, turn.id, status, turn.usage.input || null, turn.usage.output || null, error ?? null];
-      const save = this.eventLog.saveRowSql(turn.id, { firstId: last[0].id, lastId: done.id, events: last }, params);
-      await this.txHost.tx.query(
-        `WITH finished AS (
-           UPDATE turns SET status = $3, prompt_tokens = $4, completion_tokens = $5, error = $6, finished_at = now() WHERE id = $2)
-         , released AS (${sessionWrites.releaseLease({ session: '$1', turn: '$2' })})
-         , ${save.cte}
-         ${save.select}`,
-        params,
-      );
-    });
+    try {
+      await this.txHost.statement('finish_turn', async () => {
+        const params: unknown[] = [turn.sessionId, turn.id, status, turn.usage.input || null, turn.usage.output || null, error ?? null];
+        const save = this.eventLog.insertSql(turn.id, { firstId: last[0].id, lastId: done.id, events: last }, params);
+        await this.txHost.tx.query(
+          `WITH finished AS (
+             UPDATE turns SET status = $3, prompt_tokens = $4, completion_tokens = $5, error = $6, finished_at = now() WHERE id = $2)
+           , released AS (${sessionWrites.releaseLease({ session: '$1', turn: '$2' })})
+           ${save}`,
+          params,
+        );
+      });
+    } finally {
+      turn.events.written();
+    }
+    this.eventLog.stored(turn.id, done.id);
     return done;
   }
 
