@@ -18,7 +18,7 @@ export class DurableTurns1796290468991 implements MigrationInterface {
             )
         `);
     await queryRunner.query(`
-            CREATE INDEX "idx_turn_events_created" ON "turn_events" ("created_at")
+            CREATE INDEX "idx_turn_events_created" ON "turn_events" USING brin ("created_at")
         `);
     await queryRunner.query(`
             CREATE TABLE "idempotency_keys" (
@@ -41,16 +41,9 @@ export class DurableTurns1796290468991 implements MigrationInterface {
     await queryRunner.query(`
             CREATE INDEX "idx_turns_session_seq" ON "turns" ("session_id", "seq")
         `);
-    await queryRunner.query(`
-            ALTER TABLE "turn_events"
-            ADD CONSTRAINT "FK_b10452a0329558eef7a4ba35b59" FOREIGN KEY ("turn_id") REFERENCES "turns"("id") ON DELETE CASCADE ON UPDATE NO ACTION
-        `);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`
-            ALTER TABLE "turn_events" DROP CONSTRAINT "FK_b10452a0329558eef7a4ba35b59"
-        `);
     await queryRunner.query(`
             DROP INDEX "public"."idx_turns_session_seq"
         `);

@@ -8,8 +8,9 @@ const BATCH_SIZE = 1_000;
 
 /**
  * Deletes the stored events of turns that finished more than EVENT_RETENTION_HOURS ago, in
- * batches. Only replay needs them; the messages stay the history of record. A running turn's
- * events are never deleted, however old.
+ * batches, and the old rows of turns that are gone (a session deleted outside the API). Only replay
+ * needs them; the messages stay the history of record. A running turn's events are never deleted,
+ * however old.
  */
 @Injectable()
 export class EventRetention {
@@ -41,9 +42,9 @@ export class EventRetention {
         const [rows] = await this.txHost.transaction('delete_turn_events', () =>
           this.txHost.tx.query(
             `DELETE FROM turn_events WHERE id IN (
-               SELECT e.id FROM turn_events e JOIN turns t ON t.id = e.turn_id
+               SELECT e.id FROM turn_events e LEFT JOIN turns t ON t.id = e.turn_id
                WHERE e.created_at < now() - make_interval(hours => $1)
-                 AND t.status <> 'running' AND t.finished_at < now() - make_interval(hours => $1)
+                 AND (t.id IS NULL OR (t.status <> 'running' AND t.finished_at < now() - make_interval(hours => $1)))
                LIMIT $2)
              RETURNING 1`,
             [this.settings.EVENT_RETENTION_HOURS, BATCH_SIZE],

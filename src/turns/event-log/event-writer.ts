@@ -1,6 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
-import type { TurnEvent } from '../protocol/turn-event.js';
 import { EventAnnouncer } from './event-announcer.js';
 import type { EventRow, TurnEventRecorder } from './turn-event-recorder.js';
 
@@ -11,8 +10,7 @@ export const FLUSH_MS = 100;
  * Writes the rows of every turn running on this instance: each FLUSH_MS, what each turn has
  * queued since becomes one row, and all those rows one INSERT — one statement per instance, not
  * one per turn, as the lease renewal does for leases. It is background work in a Unit of Work of
- * its own; the turns' own micro-transactions and the LLM never wait for it. A row whose turn is
- * gone (its session deleted) is skipped rather than failing the others'.
+ * its own; the turns' own micro-transactions and the LLM never wait for it.
  */
 @Injectable()
 export class EventWriter implements OnApplicationShutdown {
@@ -76,16 +74,23 @@ export class EventWriter implements OnApplicationShutdown {
   }
 
   private insert(rows: EventRow[]): Promise<unknown> {
-    const events = rows.map((row) => JSON.stringify(row.events.map(({ type, data }) => ({ type, data }) as TurnEvent)));
+    // One JSON document for the whole batch: PostgreSQL parses it once, and no array literal needs escaping.
+    const batch = JSON.stringify(
+      rows.map((row) => ({
+        id: row.lastId,
+        first: row.firstId,
+        turn: row.turnId,
+        events: row.events.map(({ type, data }) => ({ type, data })),
+      })),
+    );
     return this.txHost.run('event_writer', () =>
       this.txHost.statement('save_events', () =>
         this.txHost.tx.query(
           `INSERT INTO turn_events (id, first_id, turn_id, events)
-           SELECT r.id, r.first_id, r.turn_id, r.events
-           FROM unnest($1::bigint[], $2::bigint[], $3::uuid[], $4::jsonb[]) AS r(id, first_id, turn_id, events)
-           WHERE EXISTS (SELECT 1 FROM turns t WHERE t.id = r.turn_id)
+           SELECT (r->>'id')::bigint, (r->>'first')::bigint, (r->>'turn')::uuid, r->'events'
+           FROM jsonb_array_elements($1::jsonb) AS r
            ON CONFLICT (id) DO NOTHING`,
-          [rows.map((r) => r.lastId), rows.map((r) => r.firstId), rows.map((r) => r.turnId), events],
+          [batch],
         ),
       ),
     );

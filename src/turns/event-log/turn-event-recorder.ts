@@ -33,7 +33,8 @@ export class TurnEventRecorder {
 
   /** The event with the turn's next id, not queued (the end's events, which `finish_turn` stores). */
   stamp(event: TurnEvent): StampedEvent {
-    return { ...event, id: eventIdOf(this.seq, ++this.count) };
+    // The event is the turn's own, just built: it takes its id rather than being copied (one per token).
+    return Object.assign(event, { id: eventIdOf(this.seq, ++this.count) });
   }
 
   /** The event with its id, queued for the next write. */
