@@ -16,6 +16,7 @@ const LAYERS = [
   'unit-of-work',
   'errors',
   'auth',
+  'idempotency',
   'agents',
   'sessions',
   'messages',

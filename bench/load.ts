@@ -9,8 +9,10 @@
  * are split on blank lines, `token` frames are counted and their deltas measured, the first token
  * and `done` are timestamped. No timers and no logging per event.
  */
-import { Agent, request, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
+import { connectSocket, openConnections, readBody } from './connections.js';
+import { runResume } from './resume-load.js';
 import { performance } from 'node:perf_hooks';
 import {
   summarize,
@@ -24,16 +26,6 @@ import {
 
 function send(reply: LoadReply): void {
   process.send?.(reply);
-}
-
-function readBody(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    res.setEncoding('utf8');
-    res.on('data', (text: string) => (body += text));
-    res.on('end', () => resolve(body));
-    res.on('error', reject);
-  });
 }
 
 async function createSessions(command: SessionsCommand): Promise<string[]> {
@@ -65,42 +57,6 @@ async function createSessions(command: SessionsCommand): Promise<string[]> {
     agent.destroy();
   }
   return ids;
-}
-
-function connectSocket(url: URL, index: number, sourceAddresses: number): Promise<Socket> {
-  return new Promise<Socket>((resolve, reject) => {
-    const socket = connect({
-      host: url.hostname,
-      port: Number(url.port),
-      localAddress: `127.0.0.${1 + (index % sourceAddresses)}`,
-      noDelay: true,
-    });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      // The request that takes the socket over reports its errors; until then one must not crash us.
-      socket.on('error', () => {});
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
-
-async function openConnections(url: URL, count: number, concurrency: number, sourceAddresses: number): Promise<Socket[]> {
-  const sockets: Socket[] = new Array(count);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const index = next++;
-      sockets[index] = await connectSocket(url, index, sourceAddresses);
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  } catch (error) {
-    for (const socket of sockets) socket?.destroy();
-    throw error;
-  }
-  return sockets;
 }
 
 async function runTurns(command: TurnsCommand): Promise<TurnsResult> {
@@ -325,7 +281,9 @@ process.on('message', (command: LoadCommand) => {
   const work =
     command.cmd === 'sessions'
       ? createSessions(command).then((sessionIds): LoadReply => ({ id: command.id, kind: 'sessions', sessionIds }))
-      : runTurns(command).then((result): LoadReply => ({ id: command.id, kind: 'turns', result }));
+      : command.cmd === 'resume'
+        ? runResume(command).then((result): LoadReply => ({ id: command.id, kind: 'resume', result }))
+        : runTurns(command).then((result): LoadReply => ({ id: command.id, kind: 'turns', result }));
   work.then(send, (error: unknown) =>
     send({ id: command.id, kind: 'error', message: error instanceof Error ? error.message : String(error) }),
   );

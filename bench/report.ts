@@ -1,7 +1,7 @@
 /** Renders the benchmark's figures as the generated part of BENCHMARKS.md. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { CpuSplit } from './cpu.js';
-import type { Summary, TurnsResult } from './shared.js';
+import type { ResumeResult, Summary, TurnsResult } from './shared.js';
 
 export type TargetName = 'floor' | 'service';
 
@@ -105,6 +105,19 @@ export interface Results {
     | { error: string };
   transactions?: TransactionFigures | { error: string };
   history?: { runs: HistoryRun[] } | { error: string };
+  resume?: ResumeSection | { error: string };
+}
+
+/** Scenario 6 (service only: the floor has no stored events to resume from). */
+export interface ResumeSection {
+  streams: number;
+  cutAfterTokens: number;
+  paceMs: number;
+  result: ResumeResult;
+  /** Sessions whose received text differs from the stored answer. */
+  mismatched: number;
+  cpu: CpuSplit;
+  wallMs: number;
 }
 
 const START = '<!-- bench:results:start -->';
@@ -537,6 +550,35 @@ function renderHistory(section: NonNullable<Results['history']>): string {
   return lines.join('\n');
 }
 
+function renderResume(section: NonNullable<Results['resume']>): string {
+  if ('error' in section) return `Not measured: ${section.error}`;
+  const r = section.result;
+  const cores = (n: number) => num(n / section.wallMs, 2);
+  return [
+    `${num(section.streams)} turns started at once with \`onDisconnect: continue\` and an \`Idempotency-Key\`, the LLM sending a token every ${section.paceMs} ms and holding every turn until all have resumed. Once every stream has had ${section.cutAfterTokens} tokens, the load generator cuts every connection at the same moment; each client then reconnects and sends \`GET /v1/sessions/:id/stream\` with the \`Last-Event-ID\` it last saw. Time to resume = from the cut to the first event of the resumed stream (reconnecting included). A turn's ids are consecutive, so a repeated id is an event sent twice and a skipped one an event lost; each client's text is compared with the answer stored in \`messages\`. Service only: the floor keeps no events to resume from.`,
+    '',
+    table(
+      ['', 'service', 'target'],
+      [
+        ['streams cut and resumed', `${num(r.streams - r.failures)} / ${num(r.streams)}`, `${num(r.streams)}`],
+        ['completed (`done{completed}` on the resumed stream)', `${num(r.completed)} / ${num(r.streams)}`, `${num(r.streams)}`],
+        ['events lost / sent twice', `${num(r.lost)} / ${num(r.duplicated)}`, '0 / 0'],
+        ['answers whose received text ≠ the stored one', num(section.mismatched), '0'],
+        ['time to resume p50 / p99 / max (ms)', `${num(r.resumeMs.p50)} / ${num(r.resumeMs.p99)} / ${num(r.resumeMs.max)}`, ''],
+        ['every stream resumed after (ms)', num(r.allResumedMs), ''],
+        ['cut after (s from the first request)', num(r.cutAtMs / 1000, 1), ''],
+        ['tokens received before / after the cut', `${num(r.tokensBeforeCut)} / ${num(r.tokensAfterCut)}`, ''],
+        [
+          'cores busy: server / PostgreSQL / LLM server + load generator / other processes',
+          `${cores(section.cpu.server)} / ${cores(section.cpu.postgres)} / ${cores(section.cpu.helpers)} / ${cores(section.cpu.otherProcesses)}`,
+          '',
+        ],
+      ],
+    ),
+    ...(r.failureSamples.length ? ['', `Failures: ${r.failureSamples.join('; ')}`] : []),
+  ].join('\n');
+}
+
 export function render(results: Results): string {
   const m = results.machine;
   const parts = [
@@ -555,6 +597,7 @@ export function render(results: Results): string {
     ['3. Open streams', results.openStreams && renderOpenStreams(results.openStreams)],
     ['4. Micro-transactions under load (service, during scenario 2)', results.transactions && renderTransactions(results.transactions)],
     ['5. History growth', results.history && renderHistory(results.history)],
+    ['6. Resume after a cut', results.resume && renderResume(results.resume)],
   ];
   for (const [title, body] of sections) {
     if (body !== undefined) parts.push('', `### ${title}`, '', body);

@@ -11,6 +11,7 @@
  *   npm run bench -- --scenarios 1,2    only some scenarios (4 needs 2 and runs it)
  *   npm run bench -- --profile --scenarios 1   CPU profiles of the service and the floor during scenario 1
  *   npm run bench -- --rounds 3 --open-streams 5000 --no-write
+ *   npm run bench -- --scenarios 6 --resume-streams 300   the resume scenario, smaller
  *   npm run bench -- --soak 10 [--soak-users 60]   the soak (bench/soak.ts) instead of the scenarios; exits 1 on a problem
  */
 import { execFileSync } from 'node:child_process';
@@ -29,12 +30,23 @@ import {
   type ConcurrencyRun,
   type HistoryRun,
   type OpenStreamsRun,
+  type ResumeSection,
   type Results,
   type TargetName,
   type ThroughputRun,
   type TransactionFigures,
 } from './report.js';
-import { summarize, turnContent, type LoadCommand, type LoadReply, type Summary, type TurnsCommand, type TurnsResult } from './shared.js';
+import {
+  summarize,
+  turnContent,
+  type LoadCommand,
+  type LoadReply,
+  type ResumeCommand,
+  type ResumeResult,
+  type Summary,
+  type TurnsCommand,
+  type TurnsResult,
+} from './shared.js';
 import { runSoak, writeSoakReport } from './soak.js';
 import { formatSummary, newestProfile } from './top-functions.js';
 
@@ -50,10 +62,11 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
-    scenarios: { type: 'string', default: '1,2,3,4,5' },
+    scenarios: { type: 'string', default: '1,2,3,4,5,6' },
     rounds: { type: 'string' },
     'open-streams': { type: 'string' },
     'open-tokens': { type: 'string' },
+    'resume-streams': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     soak: { type: 'string' },
     'soak-users': { type: 'string', default: '60' },
@@ -73,6 +86,7 @@ const config = {
     paceMs: quick ? 1000 : 5000,
   },
   history: { sizes: [10, 2000], repeats: quick ? 1 : 3, tokens: 50 },
+  resume: { streams: Number(args['resume-streams'] ?? (quick ? 200 : 1000)), tokens: 10, paceMs: 200, cutAfterTokens: 3 },
   warmUpTurns: quick ? 20 : 50,
 };
 const scenarios = new Set(args.scenarios.split(',').map((s) => Number(s.trim())));
@@ -188,6 +202,12 @@ class LoadGenerator {
     const reply = await this.ask({ cmd: 'sessions', id: this.nextId++, baseUrl, count, concurrency: 50 });
     if (reply.kind !== 'sessions') throw new Error(`unexpected reply ${reply.kind}`);
     return reply.sessionIds;
+  }
+
+  async resume(command: Omit<ResumeCommand, 'cmd' | 'id'>): Promise<ResumeResult> {
+    const reply = await this.ask({ cmd: 'resume', id: this.nextId++, ...command });
+    if (reply.kind !== 'resume') throw new Error(`unexpected reply ${reply.kind}`);
+    return reply.result;
   }
 
   /** `onStarted` is told when every stream has had its first token (or ended), with how many are open. */
@@ -668,6 +688,46 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
   return { runs };
 }
 
+/** Scenario 6: every running stream cut at once, each resumed with its Last-Event-ID (service only). */
+async function resume(load: LoadGenerator): Promise<ResumeSection> {
+  const { streams, tokens, paceMs, cutAfterTokens } = config.resume;
+  const service = await startService('resume');
+  if (!service) throw new Error(`the service did not start: ${serviceProblem}`);
+  try {
+    await warmUp(load, service, 20);
+    const ids = await load.sessions(service.baseUrl, streams);
+    const gate = `resume-${Date.now()}`;
+    const measuring = performance.now();
+    const [result, cpu] = await withCpu(service, () =>
+      load.resume({
+        baseUrl: service.baseUrl,
+        sessionIds: ids,
+        content: turnContent(tokens, paceMs, gate),
+        cutAfterTokens,
+        releaseUrl: `http://127.0.0.1:${llmPort}/release/${gate}`,
+        connectConcurrency: 128,
+        sourceAddresses: 1,
+        timeoutMs: 120_000,
+      }),
+    );
+    const wallMs = performance.now() - measuring;
+    const stored = await sql<{ session_id: string; chars: number }>(
+      service.databaseUrl,
+      `SELECT session_id, length(content)::int AS chars FROM messages WHERE role = 'assistant' AND session_id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const storedChars = new Map(stored.map((row) => [row.session_id, row.chars]));
+    const mismatched = ids.filter((id) => storedChars.get(id) !== result.charsBySession[id]).length;
+    progress(
+      `  service: ${result.completed}/${streams} completed after the cut, ${result.lost} lost, ${result.duplicated} sent twice, ${mismatched} answers differ; resume p50 ${result.resumeMs.p50.toFixed(0)} ms, p99 ${result.resumeMs.p99.toFixed(0)} ms`,
+    );
+    // The texts were for the comparison above; the report keeps the figures.
+    return { streams, cutAfterTokens, paceMs, result: { ...result, charsBySession: {} }, mismatched, cpu, wallMs };
+  } finally {
+    await service.child.stop();
+  }
+}
+
 /** `--soak MINUTES`: one service under mixed faults; throws (exit code 1) on any problem it finds. */
 async function soak(commit: string): Promise<void> {
   const minutes = Number(args.soak);
@@ -811,6 +871,7 @@ async function main(): Promise<void> {
   }
   if (scenarios.has(3)) results.openStreams = await sectionOf('scenario 3: open streams', () => openStreams(load, fdLimit));
   if (scenarios.has(5)) results.history = await sectionOf('scenario 5: history growth', () => history(load));
+  if (scenarios.has(6)) results.resume = await sectionOf('scenario 6: resume after a cut', () => resume(load));
 
   results.serviceProblem = serviceProblem;
   results.durationS = (Date.now() - t0) / 1000;

@@ -60,7 +60,47 @@ export interface TurnsCommand {
   timeoutMs: number;
 }
 
-export type LoadCommand = SessionsCommand | TurnsCommand | { cmd: 'exit' };
+/** Scenario 6: every stream cut at once, then resumed with `Last-Event-ID` (see `bench/resume-load.ts`). */
+export interface ResumeCommand {
+  cmd: 'resume';
+  id: number;
+  baseUrl: string;
+  sessionIds: string[];
+  /** A held turn (`hold=`), so that every stream is still running when they are cut. */
+  content: string;
+  /** The streams are cut once every one has had this many tokens. */
+  cutAfterTokens: number;
+  /** Let the held turns end (`POST /release/<gate>` of the LLM), once every stream has resumed. */
+  releaseUrl: string;
+  connectConcurrency: number;
+  sourceAddresses: number;
+  timeoutMs: number;
+}
+
+export interface ResumeResult {
+  streams: number;
+  /** Streams whose resumed stream ended with `done{completed}`. */
+  completed: number;
+  /** Events whose id came again after the cut (sent twice). */
+  duplicated: number;
+  /** Ids skipped after the cut: events lost. */
+  lost: number;
+  failures: number;
+  failureSamples: string[];
+  /** From the cut to the first event of the resumed stream. */
+  resumeMs: Summary;
+  /** From the cut to the moment every stream had resumed. */
+  allResumedMs: number | null;
+  /** From the first request to the cut. */
+  cutAtMs: number;
+  tokensBeforeCut: number;
+  tokensAfterCut: number;
+  /** The text each session's client received over both connections, in characters, to compare with the stored answer. */
+  charsBySession: Record<string, number>;
+  timedOut: boolean;
+}
+
+export type LoadCommand = SessionsCommand | TurnsCommand | ResumeCommand | { cmd: 'exit' };
 
 export interface TurnsResult {
   turns: number;
@@ -98,4 +138,5 @@ export type LoadReply =
   /** Every stream has had its first token or has ended; `open` of them are open now. */
   | { id: number; kind: 'started'; elapsedMs: number; open: number }
   | { id: number; kind: 'turns'; result: TurnsResult }
+  | { id: number; kind: 'resume'; result: ResumeResult }
   | { id: number; kind: 'error'; message: string };

@@ -8,6 +8,7 @@ import { ConfigModule } from './config/config.module.js';
 import { Settings } from './config/settings.js';
 import { DatabaseModule } from './database/database.module.js';
 import { ErrorsModule } from './errors/errors.module.js';
+import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { LlmModule } from './llm/llm.module.js';
 import { MessagesModule } from './messages/messages.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
@@ -28,6 +29,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         UnitOfWorkModule,
         AuthModule,
+        IdempotencyModule,
         LlmModule,
         SessionsModule,
         AgentsModule,

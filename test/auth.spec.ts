@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { findFreePort } from '../src/database/embedded-postgres.js';
 import { startApp, TestApp } from './support/app.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
-import { doneOf, eventsOf, eventually, postStream } from './support/sse.js';
+import { doneOf, eventsOf, eventually, getStream, postStream } from './support/sse.js';
 
 const ALICE = 'alice-7d1f0c2b9e4a4f6b8c3d2e1f0a9b8c7d';
 const ALICE_SECOND = 'alice-2-1b2c3d4e5f60718293a4b5c6d7e8f901';
@@ -165,6 +165,9 @@ describe('API keys and owners', () => {
       'GET /v1/sessions/{id}/agent': () => call(t.baseUrl, 'GET', `/v1/sessions/${reading}/agent`, { key: BOB }),
       'PUT /v1/sessions/{id}/agent': () =>
         call(t.baseUrl, 'PUT', `/v1/sessions/${reading}/agent`, { key: BOB, body: { agentType: 'architect' } }),
+      'GET /v1/sessions/{id}/stream': () => getStream(`${t.baseUrl}/v1/sessions/${reading}/stream`, { headers: bearer(BOB) }),
+      'GET /v1/sessions/{id}/turns/{turnId}/stream': () =>
+        getStream(`${t.baseUrl}/v1/sessions/${reading}/turns/${doneOf(read).turnId}/stream`, { headers: bearer(BOB) }),
     };
     const doc = (await call(t.baseUrl, 'GET', '/docs-json')).json as { paths: Record<string, Record<string, unknown>> };
     const documented = Object.entries(doc.paths)

@@ -301,7 +301,12 @@ describe('conversations: sessions, history, stream format, limits', () => {
       expect(result.headers.get('x-accel-buffering')).toBe('no');
 
       expect(result.events.length).toBeGreaterThan(4);
-      expect(result.events.map((e) => Number(e.id))).toEqual(result.events.map((_e, i) => i + 1));
+      // Consecutive within the turn, and the session's next turn goes on above them.
+      const ids = result.events.map((e) => Number(e.id));
+      expect(ids).toEqual(result.events.map((_e, i) => ids[0] + i));
+      stub.reply({ text: 'Again.' });
+      const next = (await turn(id, 'Once more')).events.map((e) => Number(e.id));
+      expect(next[0]).toBeGreaterThan(ids.at(-1)!);
       expect(result.events[0]).toMatchObject({
         event: 'turn',
         data: { turnId: expect.stringMatching(UUID), sessionId: id, agent: 'universal' },

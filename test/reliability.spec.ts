@@ -1,5 +1,4 @@
 import { expect } from 'expect';
-import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,28 +10,8 @@ import { startApp, TestApp } from './support/app.js';
 import { createSession } from './support/conversation.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
 import { OpenAiStub } from './support/openai-stub.js';
+import { spawnService } from './support/service-process.js';
 import { doneOf, eventsOf, eventually, postStream } from './support/sse.js';
-
-interface Service {
-  child: ChildProcess;
-  baseUrl: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** The built service as a child process, as an operator runs it. */
-async function spawnService(env: Record<string, string>): Promise<Service> {
-  const port = await findFreePort();
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await eventually(async () => (await fetch(`${baseUrl}/health/ready`).catch(() => undefined))?.status === 200, 20_000);
-  return { child, baseUrl, exited };
-}
 
 /** Starts a turn and resolves once `tokens` tokens have arrived; the stream goes on in the background. */
 async function streamUntilTokens(url: string, tokens: number): Promise<{ rest: Promise<unknown> }> {

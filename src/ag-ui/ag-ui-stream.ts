@@ -2,6 +2,7 @@ import type { BaseEvent } from '@ag-ui/core';
 import { EventEncoder } from '@ag-ui/encoder';
 import type { Response } from 'express';
 import { concatMap, from, Observable } from 'rxjs';
+import { SSE_PING } from '../turns/protocol/sse-frame.js';
 import type { RunEvent } from './turn-sequence.js';
 import type { EventTranslation, RunEnding } from './event-translation.js';
 
@@ -52,7 +53,7 @@ export function writeAgUiStream(
           'X-Accel-Buffering': 'no',
         });
         if (sse) {
-          ping = setInterval(() => write(': ping\n\n'), pingSeconds * 1000);
+          ping = setInterval(() => write(SSE_PING), pingSeconds * 1000);
           ping.unref();
         }
       }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsObject, IsOptional, IsString, MaxLength, ValidateIf } from 'class-validator';
+import { TurnRequestDto } from '../common/turn-request.dto.js';
 import type { ApprovalStatus } from './approval.entity.js';
 
 export const APPROVAL_STATUSES = ['pending', 'approved', 'edited', 'rejected', 'expired'] as const;
@@ -11,7 +12,7 @@ export class ListApprovalsQuery {
   status?: ApprovalStatus;
 }
 
-export class DecideApprovalDto {
+export class DecideApprovalDto extends TurnRequestDto {
   @ApiProperty({ enum: ['approve', 'edit', 'reject'] })
   @IsIn(['approve', 'edit', 'reject'])
   decision: 'approve' | 'edit' | 'reject';

@@ -13,6 +13,10 @@ export const ERROR_CODES = [
   'bad_session_id',
   'bad_approval_id',
   'bad_cursor',
+  'bad_turn_id',
+  'bad_last_event_id',
+  'unknown_last_event_id',
+  'bad_idempotency_key',
   'unknown_agent',
   'invalid_arguments',
   'nothing_to_run',
@@ -22,12 +26,15 @@ export const ERROR_CODES = [
   'session_not_found',
   'approval_not_found',
   'tool_call_not_found',
+  'turn_not_found',
   // 409, 410
   'session_busy',
   'tool_result_exists',
   'awaiting_approval',
   'approval_decided',
   'approval_expired',
+  // 422
+  'idempotency_key_reused',
   // 413, 429
   'payload_too_large',
   'rate_limited',

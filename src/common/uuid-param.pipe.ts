@@ -14,3 +14,5 @@ export function uuidParam(name: string, code: ErrorCode, version?: '4'): ParseUU
 export const SessionIdPipe = uuidParam('id', 'bad_session_id', '4');
 /** `:approvalId` of the decision route. */
 export const ApprovalIdPipe = uuidParam('approvalId', 'bad_approval_id');
+/** `:turnId` of a turn's stream. */
+export const TurnIdPipe = uuidParam('turnId', 'bad_turn_id');

@@ -32,6 +32,12 @@ export class Settings {
   @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL?: string;
 
+  /** A direct connection for `LISTEN` (the live tail of turn streams) when DATABASE_URL goes through a pooler in transaction mode. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_LISTEN_URL must be a postgres:// URL' })
+  DATABASE_LISTEN_URL?: string;
+
   /** Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset. */
   @IsString()
   DATA_DIR = '.data';
@@ -234,6 +240,23 @@ export class Settings {
   @Max(300)
   SSE_PING_SECONDS = 15;
 
+  /** The `retry:` field of every stream: how long an EventSource client waits before it reconnects. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  SSE_RETRY_MS = 3_000;
+
+  /** What a turn does when its client leaves, unless the request says (`onDisconnect`): stop, or run to its end. */
+  @IsIn(['cancel', 'continue'])
+  ON_DISCONNECT: 'cancel' | 'continue' = 'cancel';
+
+  /** Stored stream events of finished turns are deleted after this (the messages stay). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  EVENT_RETENTION_HOURS = 24;
+
   /** How long a stop waits for running streams before it cuts them. */
   @Transform(toInt)
   @IsInt()
@@ -247,7 +270,7 @@ export class Settings {
 export class InvalidSettingsError extends Error {}
 
 /** Settings that carry keys or passwords: a validation message never repeats their value. */
-const SECRET_SETTINGS = new Set(['API_KEYS', 'LLM_API_KEY', 'DATABASE_URL']);
+const SECRET_SETTINGS = new Set(['API_KEYS', 'LLM_API_KEY', 'DATABASE_URL', 'DATABASE_LISTEN_URL']);
 
 /** Keys must be unique and owners fit `sessions.owner`; a pair is named by position, never by its key. */
 function apiKeyProblems(apiKeys: string): string[] {
@@ -262,7 +285,16 @@ function apiKeyProblems(apiKeys: string): string[] {
 export function loadSettings(env: Record<string, string | undefined>): Settings {
   const known = Object.keys(new Settings());
   const raw: Record<string, string> = {};
-  for (const name of [...known, 'DATABASE_URL', 'LLM_BASE_URL', 'LLM_API_KEY', 'LLM_MODEL', 'API_KEYS', 'APPROVAL_POLICY_FILE']) {
+  for (const name of [
+    ...known,
+    'DATABASE_URL',
+    'DATABASE_LISTEN_URL',
+    'LLM_BASE_URL',
+    'LLM_API_KEY',
+    'LLM_MODEL',
+    'API_KEYS',
+    'APPROVAL_POLICY_FILE',
+  ]) {
     const value = env[name];
     if (value !== undefined) raw[name] = value;
   }

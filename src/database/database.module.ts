@@ -6,6 +6,7 @@ import { guardWrites } from '../unit-of-work/write-guard.js';
 import { DatabaseActivity, databaseActivityGauges } from './database-activity.js';
 import { DatabaseBreaker, databaseCircuitGauge } from './database-breaker.js';
 import { dataSourceOptions } from './data-source-options.js';
+import { DatabaseNotifications } from './database-notifications.js';
 import { EmbeddedDatabase } from './embedded-postgres.js';
 
 /** The DataSource and, when no DATABASE_URL is given, the embedded server behind it. */
@@ -14,6 +15,8 @@ export class Database implements OnApplicationShutdown {
 
   private constructor(
     readonly dataSource: DataSource,
+    /** The server's address: DATABASE_URL's, or the embedded server's. */
+    readonly url: string,
     private readonly embedded?: EmbeddedDatabase,
   ) {}
 
@@ -38,7 +41,7 @@ export class Database implements OnApplicationShutdown {
       await embedded?.stop();
       throw error;
     }
-    return new Database(dataSource, embedded);
+    return new Database(dataSource, url, embedded);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -56,7 +59,12 @@ export class Database implements OnApplicationShutdown {
     DatabaseActivity,
     databaseCircuitGauge,
     DatabaseBreaker,
+    {
+      provide: DatabaseNotifications,
+      useFactory: (db: Database, settings: Settings) => new DatabaseNotifications(settings.DATABASE_LISTEN_URL ?? db.url),
+      inject: [Database, Settings],
+    },
   ],
-  exports: [DataSource, DatabaseBreaker],
+  exports: [DataSource, DatabaseBreaker, DatabaseNotifications],
 })
 export class DatabaseModule {}

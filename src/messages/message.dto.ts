@@ -1,11 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+import { TurnRequestDto } from '../common/turn-request.dto.js';
 import type { StoredToolCall } from './message.entity.js';
 
 export const MAX_CONTENT_LENGTH = 100_000;
 
-export class PostMessageDto {
+export class PostMessageDto extends TurnRequestDto {
   @ApiProperty({ maxLength: MAX_CONTENT_LENGTH, example: 'Explain what this project does' })
   @IsString()
   @MinLength(1)
@@ -20,7 +21,7 @@ export class PostMessageDto {
   agentType?: string;
 }
 
-export class ToolResultDto {
+export class ToolResultDto extends TurnRequestDto {
   @ApiProperty({ example: 'call_abc123' })
   @IsString()
   @MinLength(1)

@@ -1,5 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { IdempotencyKeyHeader } from '../idempotency/idempotency-key.decorator.js';
+import { claimOf } from '../idempotency/idempotency-keys.js';
 import { AgentCatalog } from '../agents/agent-catalog.js';
 import { Owner } from '../auth/owner.decorator.js';
 import { ApiErrorResponses, DATABASE_UNAVAILABLE } from '../common/api-error-responses.js';
@@ -19,11 +22,34 @@ export class SessionsController {
 
   @Post()
   @ApiOperation({ summary: 'Start a session (a conversation), with the orchestrator unless `agentType` is given' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Up to 255 visible ASCII characters (e.g. a UUID). For 24 h a repeat with the same key creates nothing and answers the same session (with `Idempotent-Replayed: true`); the same key with another body is a 422.',
+  })
   @ApiCreatedResponse({ type: SessionView })
-  @ApiErrorResponses({ 400: 'Invalid body, or an unknown agent', 503: DATABASE_UNAVAILABLE })
-  create(@Owner() owner: string, @Body() body: CreateSessionDto): Promise<SessionView> {
+  @ApiErrorResponses({
+    400: 'Invalid body, an unknown agent, or a malformed `Idempotency-Key` (`bad_idempotency_key`)',
+    404: 'A repeat whose session was deleted since',
+    422: 'The `Idempotency-Key` was used with another request (`idempotency_key_reused`)',
+    503: DATABASE_UNAVAILABLE,
+  })
+  async create(
+    @Owner() owner: string,
+    @Body() body: CreateSessionDto,
+    @IdempotencyKeyHeader() key: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<SessionView> {
     const agent = this.agents.known(body.agentType ?? this.agents.defaultAgent().type);
-    return this.sessions.create(owner, { title: body.title, agent });
+    if (!key) return this.sessions.create(owner, { title: body.title, agent });
+    const { session, repeated } = await this.sessions.createOnce(
+      owner,
+      { title: body.title, agent },
+      claimOf(key, 'POST /v1/sessions', body),
+    );
+    if (repeated) res.setHeader('Idempotent-Replayed', 'true');
+    return session;
   }
 
   @Get()

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { makeCounterProvider } from '@willsoto/nestjs-prometheus';
 import { AgentsModule } from '../agents/agents.module.js';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { AgentSwitches } from './agent-switches.js';
 import { SessionAgentController } from './session-agent.controller.js';
 import { SessionLease } from './session-lease.js';
@@ -13,7 +14,7 @@ import { SessionsService } from './sessions.service.js';
  * lease, and the session's agent with its switches. Owns `sessions` and `agent_switches`.
  */
 @Module({
-  imports: [AgentsModule],
+  imports: [AgentsModule, IdempotencyModule],
   controllers: [SessionsController, SessionAgentController],
   providers: [
     SessionsService,

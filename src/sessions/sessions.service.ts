@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { DomainError } from '../common/domain-error.js';
+import { IdempotencyClaim, IdempotencyKeys } from '../idempotency/idempotency-keys.js';
 import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { SessionPage, SessionView } from './session.dto.js';
 
@@ -71,16 +73,42 @@ export function titleFrom(content: string): string {
 /** Sessions: create, read, list, rename, soft delete — always within one owner. */
 @Injectable()
 export class SessionsService {
-  constructor(private readonly txHost: TransactionHost) {}
+  constructor(
+    private readonly txHost: TransactionHost,
+    private readonly keys: IdempotencyKeys,
+  ) {}
 
   async create(owner: string, input: { title?: string; agent: string }): Promise<SessionView> {
-    const [row]: SessionRow[] = await this.txHost.statement('create_session', () =>
-      this.txHost.tx.query(
-        `INSERT INTO sessions (owner, title, current_agent) VALUES ($1, $2, $3)
-         RETURNING id, title, current_agent, message_count, false AS busy, created_at, updated_at, last_activity_at,
-                   last_activity_at::text AS cursor_at`,
-        [owner, input.title?.trim() || null, input.agent],
-      ),
+    return this.txHost.statement('create_session', () => this.insert(owner, input));
+  }
+
+  /**
+   * `create` under an `Idempotency-Key`: the key is claimed in the transaction that creates the
+   * session, so repeats (concurrent ones too) get the session the first request made.
+   */
+  async createOnce(
+    owner: string,
+    input: { title?: string; agent: string },
+    claim: IdempotencyClaim,
+  ): Promise<{ session: SessionView; repeated: boolean }> {
+    const earlier = await this.keys.find(owner, claim);
+    if (earlier) return { session: await this.get(owner, earlier.sessionId), repeated: true };
+    const id = randomUUID();
+    const created = await this.txHost.transaction('create_session', async () =>
+      (await this.keys.claim(owner, claim, { sessionId: id, turnId: null })) ? this.insert(owner, input, id) : undefined,
+    );
+    if (created) return { session: created, repeated: false };
+    const first = await this.keys.find(owner, claim);
+    if (!first) throw new Error('an idempotency key claimed by nobody');
+    return { session: await this.get(owner, first.sessionId), repeated: true };
+  }
+
+  private async insert(owner: string, input: { title?: string; agent: string }, id: string = randomUUID()): Promise<SessionView> {
+    const [row]: SessionRow[] = await this.txHost.tx.query(
+      `INSERT INTO sessions (id, owner, title, current_agent) VALUES ($1, $2, $3, $4)
+       RETURNING id, title, current_agent, message_count, false AS busy, created_at, updated_at, last_activity_at,
+                 last_activity_at::text AS cursor_at`,
+      [id, owner, input.title?.trim() || null, input.agent],
     );
     return toView(row);
   }

@@ -1,5 +1,5 @@
 import { applyDecorators, Type } from '@nestjs/common';
-import { ApiExtraModels, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiSchema, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiResponse, ApiSchema, getSchemaPath } from '@nestjs/swagger';
 import { MessageView } from '../messages/message.dto.js';
 import { STREAM_ERROR_CODES, type DoneStatus, type StreamErrorCode, type TurnEvent, type Usage } from './protocol/turn-event.js';
 
@@ -21,7 +21,11 @@ const DONE_STATUSES = Object.keys({
 } satisfies Record<DoneStatus, true>);
 
 class SseFields {
-  @ApiProperty({ description: 'The SSE `id:` field, increasing along the stream', example: '1' })
+  @ApiProperty({
+    description:
+      'The SSE `id:` field: increases over the whole session (across turns, reconnects and instances); send it back as `Last-Event-ID`',
+    example: '4200000017',
+  })
   id: string;
 }
 
@@ -116,17 +120,41 @@ export const EVENT_SCHEMAS: Record<TurnEvent['type'] | 'reasoning', Type> = {
 };
 
 const STREAM_DESCRIPTION =
-  'A stream of Server-Sent Events, each one of the event schemas below (`event:` names it, `data:` is its JSON). ' +
-  '`turn` comes first and `done` last; a `: ping` comment keeps the connection open while nothing else is sent. ' +
+  'A stream of Server-Sent Events, each one of the event schemas below (`event:` names it, `data:` is its JSON, `id:` its place in the session). ' +
+  'It opens with a `retry:` line; `turn` comes first and `done` last; a `: ping` comment line (never a block of its own) keeps the connection open while nothing else is sent. ' +
   'A request refused before the stream starts is answered with JSON instead.';
 
-/** The 200 of a turn route: `text/event-stream` whose events are a `oneOf` of the named event schemas. */
-export function ApiTurnStream(): MethodDecorator {
+const REPEAT =
+  ' A repeat of an earlier request with the same `Idempotency-Key` starts nothing and answers the first request’s turn stream (replay, then live), after its `Last-Event-ID` if sent.';
+
+/** `Idempotency-Key` on the routes that create something. */
+export const IDEMPOTENCY_KEY_HEADER = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    'Up to 255 visible ASCII characters (e.g. a UUID). For 24 h a repeat with the same key starts nothing and answers what the first request made; the same key with another request is a 422.',
+};
+
+/** `Last-Event-ID`: where a resumed stream starts. */
+export const LAST_EVENT_ID_HEADER = {
+  name: 'Last-Event-ID',
+  required: false,
+  description: 'The `id:` of the last event received: the stream starts after it (EventSource clients send it when they reconnect)',
+};
+
+/** The 200 of a turn route: `text/event-stream` whose events are a `oneOf` of the named event schemas. A joined stream may be a 204. */
+export function ApiTurnStream(options: { joined?: boolean } = {}): MethodDecorator {
   const schemas = Object.values(EVENT_SCHEMAS);
   return applyDecorators(
     ApiExtraModels(...schemas),
+    ApiResponse({
+      status: 204,
+      description: options.joined
+        ? 'Nothing to stream: no event after `Last-Event-ID` and no turn running, or no turn yet (EventSource clients stop reconnecting)'
+        : 'A repeat whose turn has ended and sent everything after its `Last-Event-ID`',
+    }),
     ApiOkResponse({
-      description: STREAM_DESCRIPTION,
+      description: STREAM_DESCRIPTION + (options.joined ? '' : REPEAT),
       content: {
         'text/event-stream': {
           schema: {

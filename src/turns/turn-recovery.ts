@@ -3,11 +3,13 @@ import { Interval } from '@nestjs/schedule';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
 import { TransactionHost } from '../unit-of-work/transaction-host.js';
+import { deadTurnEvents } from './event-log/event-log.js';
 
 /**
  * Turns whose process died (killed, crashed) stay `running` with a lease that expires. This sweep
- * marks them `interrupted` once their lease is gone, so the record tells what happened; the session
- * itself is usable again as soon as the lease has expired.
+ * marks them `interrupted` once their lease is gone, so the record tells what happened, and records
+ * their `done{interrupted}`, so a replay of their stream (and anyone following it) ends with it. The
+ * session itself is usable again as soon as the lease has expired.
  */
 @Injectable()
 export class TurnRecovery {
@@ -21,13 +23,16 @@ export class TurnRecovery {
   @Interval('turn-recovery', 15_000)
   async sweep(): Promise<number> {
     try {
-      const [rows] = await this.txHost.run('turn_recovery', () =>
+      const rows: unknown[] = await this.txHost.run('turn_recovery', () =>
         this.txHost.transaction('interrupt_dead_turns', () =>
           this.txHost.tx.query(
-            `UPDATE turns t SET status = 'interrupted', finished_at = now(), error = 'its process stopped before the turn ended'
-             WHERE t.status = 'running' AND NOT EXISTS (
-               SELECT 1 FROM sessions s WHERE s.active_turn_id = t.id AND s.lease_expires_at > now())
-             RETURNING t.id`,
+            `WITH dead AS (
+               UPDATE turns t SET status = 'interrupted', finished_at = now(), error = 'its process stopped before the turn ended'
+               WHERE t.status = 'running' AND NOT EXISTS (
+                 SELECT 1 FROM sessions s WHERE s.active_turn_id = t.id AND s.lease_expires_at > now())
+               RETURNING t.id, t.seq)
+             , ${deadTurnEvents.cte}
+             SELECT d.id, ${deadTurnEvents.announced} AS announced FROM dead d`,
           ),
         ),
       );

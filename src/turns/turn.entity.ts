@@ -6,11 +6,15 @@ export type TurnStatus = 'running' | 'completed' | 'awaiting_tool_result' | 'awa
 
 /** One stream's worth of work on a session: a user message, a tool result or an approval decision. */
 @Entity('turns')
-@Index('idx_turns_session_started', ['sessionId', 'startedAt'])
+@Index('idx_turns_session_seq', ['sessionId', 'seq'])
 @Index('idx_turns_running', ['status'], { where: "status = 'running'" })
 export class TurnEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
+
+  /** The order of turns across the service; the ids of a turn's events are built from it (`event-log/event-ids.ts`). */
+  @Column({ type: 'bigint', generatedIdentity: 'ALWAYS', generated: 'identity', insert: false, update: false })
+  seq: string;
 
   @Column({ name: 'session_id', type: 'uuid' })
   sessionId: string;

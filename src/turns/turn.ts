@@ -1,8 +1,10 @@
 import { isRuntimeTool } from '../agents/tools.js';
 import type { ProviderState } from '../llm/llm-provider.js';
+import type { IdempotencyClaim } from '../idempotency/idempotency-keys.js';
 import type { HistoryEntry, MessageEntity } from '../messages/message.entity.js';
 import type { TransactionHost } from '../unit-of-work/transaction-host.js';
 import type { UnitOfWork } from '../unit-of-work/unit-of-work.js';
+import type { TurnEventRecorder } from './event-log/turn-event-recorder.js';
 import { events } from './protocol/events.js';
 import type { DoneStatus, TurnEvent } from './protocol/turn-event.js';
 
@@ -12,6 +14,9 @@ export type StopReason = 'cancelled' | 'lease_lost' | 'shutdown';
 /** One running turn: what the steps need, passed explicitly from step to step. */
 export interface Turn {
   id: string;
+  /** The turn's place in the order of all turns; its events' ids come from it. */
+  seq: number;
+  owner: string;
   sessionId: string;
   agent: string;
   kind: TurnKind;
@@ -21,7 +26,12 @@ export interface Turn {
   stop: AbortController;
   /** The LLM's abort signal: the turn stops, or the client leaves. */
   signal: AbortSignal;
+  /** Sends an event on the turn's stream, with its id, and stores it for replay. */
   emit: (event: TurnEvent) => void;
+  /** The turn's events on their way to `turn_events`. */
+  events: TurnEventRecorder;
+  /** The `Idempotency-Key` the turn was started with, if any. */
+  idempotency?: IdempotencyClaim;
   usage: { input: number; output: number };
   steps: number;
   switches: number;
@@ -49,6 +59,12 @@ export function answerMetadata(turn: Turn, providerState?: ProviderState): Recor
 export interface TurnOptions {
   /** Names of the client-run tools the client can run; the agent's tools outside it are not offered. */
   clientTools?: readonly string[];
+  /** What the turn does when its client leaves; unset: the ON_DISCONNECT setting. */
+  onDisconnect?: 'cancel' | 'continue';
+  /** The request's `Idempotency-Key`: a repeat answers the first request's turn stream. */
+  idempotency?: IdempotencyClaim;
+  /** A repeat's `Last-Event-ID`: its stream starts after it. */
+  lastEventId?: string;
 }
 
 /** Whether the turn offers `tool` to the LLM: runtime tools always; client tools when the client can run them. */

@@ -3,7 +3,15 @@ import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@
 import { AgentsModule } from '../agents/agents.module.js';
 import { ApprovalsModule } from '../approvals/approvals.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
+import { EventAnnouncer } from './event-log/event-announcer.js';
+import { EventFeed } from './event-log/event-feed.js';
+import { EventWriter } from './event-log/event-writer.js';
+import { LocalTurns } from './event-log/local-turns.js';
+import { RemoteTail } from './event-log/remote-tail.js';
+import { EventLog } from './event-log/event-log.js';
+import { EventRetention } from './event-log/event-retention.js';
 import { AdmitTurn } from './steps/admit-turn.js';
 import { AgentLoop } from './steps/agent-loop.js';
 import { AwaitResults } from './steps/await-results.js';
@@ -19,13 +27,26 @@ import { TurnLifetime } from './steps/turn-lifetime.js';
 import { TurnRecovery } from './turn-recovery.js';
 import { TurnRunner } from './turn-runner.js';
 import { TurnsController } from './turns.controller.js';
+import { TurnStreams } from './turn-streams.js';
+import { TurnStreamsController } from './turn-streams.controller.js';
 
-/** Turns: the routes that answer SSE, the runner and its steps (the agent loop), and recovery of dead turns. Owns `turns`. */
+/**
+ * Turns: the routes that answer SSE, the runner and its steps (the agent loop), the stored events
+ * and the streams that replay and follow them, and recovery of dead turns. Owns `turns` and `turn_events`.
+ */
 @Module({
-  imports: [AgentsModule, SessionsModule, MessagesModule, ApprovalsModule],
-  controllers: [TurnsController],
+  imports: [AgentsModule, IdempotencyModule, SessionsModule, MessagesModule, ApprovalsModule],
+  controllers: [TurnsController, TurnStreamsController],
   providers: [
     TurnRunner,
+    TurnStreams,
+    EventLog,
+    EventFeed,
+    EventAnnouncer,
+    EventWriter,
+    LocalTurns,
+    RemoteTail,
+    EventRetention,
     AdmitTurn,
     TurnLifetime,
     FailurePolicy,

@@ -72,9 +72,9 @@ export class TransactionHost {
     );
   }
 
-  /** Runs `fn` with `uow` as the current Unit of Work. */
+  /** Runs `fn` with `uow` as the current Unit of Work, outside any micro-transaction (a timer set inside one must not nest). */
   within<T>(uow: UnitOfWork, fn: () => T): T {
-    return this.units.run(uow, fn);
+    return this.active.exit(() => this.units.run(uow, fn));
   }
 
   /** Background work (sweeps, lease renewal) in a Unit of Work of its own, ended when `fn` settles. */

@@ -51,6 +51,7 @@ export class UnitOfWork {
   private readonly inFlight = new Set<{ operation: string; doomed: boolean }>();
   private readonly kept = new Set<Promise<unknown>>();
   private state: 'open' | 'closing' | 'closed' = 'open';
+  private outlivesClient = false;
   private committed = 0;
   private rolledBack = 0;
   private readonly startedAt = performance.now();
@@ -113,14 +114,20 @@ export class UnitOfWork {
     return work;
   }
 
+  /** The client may leave without stopping the work (a turn with `onDisconnect: continue`): an unsubscribe then waits for the kept work. */
+  outliveClient(): void {
+    this.outlivesClient = true;
+  }
+
   /**
    * Ends the Unit of Work. Completed: the work under way commits. Error or unsubscribed: the
-   * signal aborts and micro-transactions under way roll back; then the kept work finishes.
+   * signal aborts and micro-transactions under way roll back; then the kept work finishes. Unsubscribed
+   * from a Unit of Work that outlives its client: nothing aborts, and the kept work runs to its end.
    */
   async end(outcome: UnitOfWorkOutcome): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    if (outcome !== 'completed') {
+    if (outcome === 'error' || (outcome === 'unsubscribed' && !this.outlivesClient)) {
       for (const tx of this.inFlight) tx.doomed = true;
       this.controller.abort(outcome);
     }

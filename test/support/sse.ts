@@ -18,19 +18,30 @@ export interface StreamResult {
   json?: any;
 }
 
+interface StreamOptions {
+  headers?: Record<string, string>;
+  stopWhen?: (event: SseEvent, events: SseEvent[]) => boolean;
+  /** The client goes away when it aborts, events or not. */
+  leave?: AbortSignal;
+}
+
 /**
  * A turn request over real HTTP, parsing the real SSE bytes. `stopWhen` ends the request early
  * (the client goes away) once an event matches.
  */
-export async function postStream(
+export function postStream(url: string, body: unknown, options: StreamOptions = {}): Promise<StreamResult> {
+  return readStream(url, { method: 'POST', body: JSON.stringify(body), contentType: 'application/json' }, options);
+}
+
+/** A stream joined or resumed with GET (`.../stream`), read as `postStream` reads a turn's. */
+export function getStream(url: string, options: StreamOptions = {}): Promise<StreamResult> {
+  return readStream(url, { method: 'GET' }, options);
+}
+
+async function readStream(
   url: string,
-  body: unknown,
-  options: {
-    headers?: Record<string, string>;
-    stopWhen?: (event: SseEvent, events: SseEvent[]) => boolean;
-    /** The client goes away when it aborts, events or not. */
-    leave?: AbortSignal;
-  } = {},
+  request: { method: string; body?: string; contentType?: string },
+  options: StreamOptions,
 ): Promise<StreamResult> {
   const controller = new AbortController();
   let stop = false;
@@ -39,9 +50,9 @@ export async function postStream(
     controller.abort();
   });
   const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', ...options.headers },
-    body: JSON.stringify(body),
+    method: request.method,
+    headers: { ...(request.contentType ? { 'Content-Type': request.contentType } : {}), Accept: 'text/event-stream', ...options.headers },
+    body: request.body,
     signal: controller.signal,
   }).catch((error: unknown) => {
     if (stop) return undefined;
@@ -50,6 +61,7 @@ export async function postStream(
   if (!res) return { status: 0, headers: new Headers(), events: [] };
   if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
     const text = await res.text();
+    if (res.status === 204) return { status: 204, headers: res.headers, events: [] };
     let json: unknown;
     try {
       json = JSON.parse(text);

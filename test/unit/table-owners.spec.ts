@@ -11,6 +11,8 @@ const OWNERS: Record<string, string> = {
   messages: 'messages',
   approvals: 'approvals',
   turns: 'turns',
+  turn_events: 'turns',
+  idempotency_keys: 'idempotency',
 };
 const ENTITY_TABLES: Record<string, string> = {
   SessionEntity: 'sessions',
@@ -18,6 +20,8 @@ const ENTITY_TABLES: Record<string, string> = {
   MessageEntity: 'messages',
   ApprovalEntity: 'approvals',
   TurnEntity: 'turns',
+  TurnEventRowEntity: 'turn_events',
+  IdempotencyKeyEntity: 'idempotency_keys',
 };
 
 // The compiled test runs from dist/test/unit; the sources are read, not the build.

@@ -1,10 +1,20 @@
-import type { TurnEvent } from './turn-event.js';
+import type { StampedEvent } from './turn-event.js';
 
-/** A comment line: EventSource clients ignore it, proxies see traffic. */
-export const SSE_PING = ': ping\n\n';
+/**
+ * A comment line that keeps a quiet stream alive through proxies. It ends with ONE newline, never
+ * with the blank line that ends an event: it then belongs to the next event's block, which every
+ * parser ignores the comment of. `@microsoft/fetch-event-source` dispatches a message with empty
+ * data for every blank line, a comment-only block included (clients' `JSON.parse` then throws).
+ */
+export const SSE_PING = ': ping\n';
+
+/** The stream's first line: how long an EventSource waits before it reconnects. Also a field without its blank line, for the same reason. */
+export function sseRetry(ms: number): string {
+  return `retry: ${ms}\n`;
+}
 
 /** One event as Server-Sent Events bytes: `id:`, `event:` (the type) and one `data:` line of JSON. */
-export function frameSse(id: number, event: TurnEvent): string {
+export function frameSse(event: StampedEvent): string {
   // JSON.stringify escapes newlines inside strings, so the data always fits on one line.
-  return `id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
 }

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { Observable } from 'rxjs';
-import { frameSse, SSE_PING } from './sse-frame.js';
-import type { TurnEvent } from './turn-event.js';
+import { frameSse, SSE_PING, sseRetry } from './sse-frame.js';
+import type { StampedEvent } from './turn-event.js';
 
 const HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -14,18 +14,23 @@ const HEADERS = {
 
 const logger = new Logger('EventStream');
 
+export interface StreamTiming {
+  pingSeconds: number;
+  retryMs: number;
+}
+
 /**
- * Writes a turn's events to the response as Server-Sent Events, each with an increasing `id:`, with a
- * `: ping` comment every `pingSeconds`. The status line goes out with the first event, so a turn refused
- * before it started answers with a JSON error instead. Writes made in one tick leave in one packet.
- * Completes once the response has ended; unsubscribing (the client left) stops the turn's events.
- * The events themselves, `done` last, come from the turn's lifetime; this only frames and sends them.
+ * Writes events to the response as Server-Sent Events, each with its own `id:`, after a `retry:`
+ * line, with a `: ping` comment every `pingSeconds`. The status line goes out with the first event
+ * or the first ping, so a turn refused before it started answers with a JSON error instead, and a
+ * stream that ends before either (nothing to replay) is a 204, which stops EventSource reconnecting.
+ * Writes made in one tick leave in one packet. Completes once the response has ended; unsubscribing
+ * (the client left) stops the events. The events, `done` last, come from the turn's lifetime or its
+ * stored rows; this only frames and sends them.
  */
-export function writeEventStream(events$: Observable<TurnEvent>, res: Response, pingSeconds: number): Observable<null> {
+export function writeEventStream(events$: Observable<StampedEvent>, res: Response, timing: StreamTiming): Observable<null> {
   return new Observable<null>((subscriber) => {
-    let nextId = 1;
     let corked = false;
-    let ping: NodeJS.Timeout | undefined;
     let finished = false;
 
     // Node 22 drops what was written while corked if end() comes in the same tick: uncork first.
@@ -41,30 +46,30 @@ export function writeEventStream(events$: Observable<TurnEvent>, res: Response, 
         res.cork();
         process.nextTick(uncork);
       }
-      res.write(chunk);
-    };
-    const send = (event: TurnEvent) => {
       if (!res.headersSent) {
         res.writeHead(200, HEADERS);
-        ping = setInterval(() => write(SSE_PING), pingSeconds * 1000);
-        ping.unref();
+        res.write(sseRetry(timing.retryMs));
       }
-      write(frameSse(nextId++, event));
+      res.write(chunk);
     };
+    const ping = setInterval(() => write(SSE_PING), timing.pingSeconds * 1000);
+    ping.unref();
     const end = () => {
       finished = true;
       clearInterval(ping);
       uncork();
+      if (!res.headersSent) res.status(204);
       res.end();
       subscriber.next(null);
       subscriber.complete();
     };
     const subscription = events$.subscribe({
-      next: send,
+      next: (event) => write(frameSse(event)),
       error: (error: unknown) => {
         if (!res.headersSent) {
           // Nothing was sent yet: the exception filter answers with the error's status and JSON.
           finished = true;
+          clearInterval(ping);
           subscriber.error(error);
           return;
         }

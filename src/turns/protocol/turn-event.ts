@@ -41,3 +41,6 @@ export type TurnEvent =
 
 export type TurnEventType = TurnEvent['type'];
 export type TurnEventData<T extends TurnEventType> = Extract<TurnEvent, { type: T }>['data'];
+
+/** An event with its id: the SSE `id:`, increasing over the whole session (`event-log/event-ids.ts`). */
+export type StampedEvent = TurnEvent & { id: number };

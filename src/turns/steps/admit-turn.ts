@@ -7,6 +7,7 @@ import { DomainError } from '../../common/domain-error.js';
 import { ToolCallCheck } from '../../agents/tool-call-check.js';
 import type { ApprovalEntity } from '../../approvals/approval.entity.js';
 import { approvalExpired, ApprovalsService, Decision } from '../../approvals/approvals.service.js';
+import { EarlierRequest, IdempotencyClaim, IdempotencyKeys } from '../../idempotency/idempotency-keys.js';
 import { MessagesService } from '../../messages/messages.service.js';
 import { ShutdownState } from '../../observability/shutdown-state.js';
 import { SessionLease } from '../../sessions/session-lease.js';
@@ -14,6 +15,7 @@ import { sessionWrites } from '../../sessions/session-writes.js';
 import { sessionBusy, SessionsService } from '../../sessions/sessions.service.js';
 import type { Turn, TurnKind } from '../turn.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
+import { deadTurnEvents, EventLog } from '../event-log/event-log.js';
 import { TurnLifetime } from './turn-lifetime.js';
 
 /** How long a new turn waits for the turn its client just left (or cancelled) to close here. */
@@ -35,6 +37,8 @@ export class AdmitTurn {
     private readonly agents: AgentCatalog,
     private readonly toolCheck: ToolCallCheck,
     private readonly lifetime: TurnLifetime,
+    private readonly eventLog: EventLog,
+    private readonly keys: IdempotencyKeys,
     @InjectMetric('session_busy_rejections_total') private readonly busyRejections: Counter<string>,
   ) {}
 
@@ -84,46 +88,47 @@ export class AdmitTurn {
     return approval;
   }
 
-  /** Takes the session's lease with one conditional UPDATE and records the turn: 404 or 409 before any stream. */
-  async admit(owner: string, sessionId: string, kind: TurnKind, waited = false): Promise<Turn> {
+  /**
+   * Takes the session's lease with one conditional UPDATE and records the turn: 404 or 409 before any
+   * stream. With an `Idempotency-Key` the key is claimed in the same micro-transaction; a key another
+   * request holds throws `RepeatedRequest` with what that request started.
+   */
+  async admit(owner: string, sessionId: string, kind: TurnKind, idempotency?: IdempotencyClaim, waited = false): Promise<Turn> {
     if (this.shutdown.stopping) {
       throw new DomainError('shutting_down', 'the service is stopping; retry on another instance');
     }
     const uow = this.txHost.unitOfWork;
     const id = randomUUID();
     // An unreachable database surfaces as 503 `database_unavailable` from the error filter.
-    const agent: string | undefined = await this.txHost.statement('start_turn', async () => {
-      const rows: Array<{ agent: string }> = await this.txHost.tx.query(
-        `WITH taken AS (${sessionWrites.takeLease({ session: '$1', turn: '$2', seconds: '$3', owner: '$4' })})
-         , dead AS (
-           -- A turn whose process died left its lease to expire; it is over.
-           UPDATE turns SET status = 'interrupted', finished_at = now(), error = 'its lease expired'
-           WHERE session_id = $1 AND status = 'running' AND EXISTS (SELECT 1 FROM taken))
-         INSERT INTO turns (id, session_id, kind, agent, status)
-         SELECT $2, id, $5, current_agent, 'running' FROM taken
-         RETURNING agent`,
-        [sessionId, id, this.lease.seconds, owner, kind],
-      );
-      return rows[0]?.agent;
-    });
-    if (!agent) {
+    const started = idempotency
+      ? await this.startClaimed(owner, sessionId, id, kind, idempotency)
+      : await this.txHost.statement('start_turn', () => this.start(owner, sessionId, id, kind));
+    if (!started) {
       // A client that posts right after leaving would otherwise get 409 while its abandoned turn stores what it had.
       if (!waited && (await this.lifetime.stoppedTurnEnded(sessionId, STOPPED_TURN_WAIT_MS)))
-        return this.admit(owner, sessionId, kind, true);
+        return this.admit(owner, sessionId, kind, idempotency, true);
       await this.sessions.get(owner, sessionId); // 404 when it is gone
+      // A request with the same key may have taken the session meanwhile: this one is its repeat.
+      const earlier = idempotency && (await this.keys.find(owner, idempotency));
+      if (earlier) throw new RepeatedRequest(earlier);
       this.busyRejections.inc();
       throw sessionBusy(sessionId);
     }
     const stop = new AbortController();
+    const seq = Number(started.seq);
     return {
       id,
+      seq,
+      owner,
       sessionId,
-      agent,
+      agent: started.agent,
       kind,
       uow,
       stop,
       signal: AbortSignal.any([uow.signal, stop.signal]),
       emit: () => undefined,
+      events: this.eventLog.recorder({ id, seq }),
+      idempotency,
       usage: { input: 0, output: 0 },
       steps: 0,
       switches: 0,
@@ -131,5 +136,56 @@ export class AdmitTurn {
       reasoning: '',
       startedAt: performance.now(),
     };
+  }
+
+  /** The key and the turn in one transaction: the key claimed, or a repeat; the lease taken, or neither is kept. */
+  private async startClaimed(owner: string, sessionId: string, id: string, kind: TurnKind, claim: IdempotencyClaim) {
+    let repeatOf: EarlierRequest | undefined;
+    try {
+      const started = await this.txHost.transaction('start_turn', async () => {
+        if (await this.keys.claim(owner, claim, { sessionId, turnId: id }))
+          return (await this.start(owner, sessionId, id, kind)) ?? leaseTaken();
+        repeatOf = await this.keys.find(owner, claim);
+        return undefined;
+      });
+      if (repeatOf) throw new RepeatedRequest(repeatOf);
+      return started;
+    } catch (error) {
+      if (error instanceof LeaseTaken) return undefined;
+      throw error;
+    }
+  }
+
+  /** The one statement that starts a turn: the lease, the end of a dead turn left running (with its `done`), the turn's row. */
+  private async start(owner: string, sessionId: string, id: string, kind: TurnKind): Promise<{ agent: string; seq: string } | undefined> {
+    const rows: Array<{ agent: string; seq: string }> = await this.txHost.tx.query(
+      `WITH taken AS (${sessionWrites.takeLease({ session: '$1', turn: '$2', seconds: '$3', owner: '$4' })})
+       , dead AS (
+         -- A turn whose process died left its lease to expire; it is over.
+         UPDATE turns SET status = 'interrupted', finished_at = now(), error = 'its lease expired'
+         WHERE session_id = $1 AND status = 'running' AND EXISTS (SELECT 1 FROM taken)
+         RETURNING id, seq)
+       , ${deadTurnEvents.cte}
+       , started AS (
+         INSERT INTO turns (id, session_id, kind, agent, status)
+         SELECT $2, id, $5, current_agent, 'running' FROM taken
+         RETURNING agent, seq)
+       SELECT agent, seq, ${deadTurnEvents.announced} AS announced FROM started`,
+      [sessionId, id, this.lease.seconds, owner, kind],
+    );
+    return rows[0];
+  }
+}
+
+/** Thrown inside `start_turn` to roll back a claimed key when the session was busy. */
+class LeaseTaken extends Error {}
+function leaseTaken(): never {
+  throw new LeaseTaken('the session is busy');
+}
+
+/** The request repeats an earlier one with the same `Idempotency-Key`: its answer is that request's turn stream. */
+export class RepeatedRequest extends Error {
+  constructor(readonly earlier: EarlierRequest) {
+    super('a repeat of an earlier request');
   }
 }

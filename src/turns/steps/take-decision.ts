@@ -55,7 +55,7 @@ export class TakeDecision {
         return { decided, results: [...expired, ...rejection] };
       }));
     } catch (error) {
-      await this.lifetime.finish(turn, 'failed', 'decision refused');
+      await this.lifetime.refuse(turn, 'decision refused');
       throw error;
     }
     this.approvals.decisionCounted(decided);

@@ -39,7 +39,7 @@ export class TakeToolResult {
         ])),
       ]);
     } catch (error) {
-      await this.lifetime.finish(turn, 'failed', 'tool result refused');
+      await this.lifetime.refuse(turn, 'tool result refused');
       if (isUniqueViolation(error)) {
         throw new DomainError('tool_result_exists', `tool call ${input.toolCallId} already has a result`);
       }

@@ -7,10 +7,13 @@ import { Settings } from '../../config/settings.js';
 import { SessionLease } from '../../sessions/session-lease.js';
 import { sessionWrites } from '../../sessions/session-writes.js';
 import { events } from '../protocol/events.js';
-import type { DoneStatus, TurnEvent } from '../protocol/turn-event.js';
+import type { DoneStatus, StampedEvent } from '../protocol/turn-event.js';
 import type { Kickoff, StopReason, Turn } from '../turn.js';
 import { AgentLoop } from './agent-loop.js';
 import { FailurePolicy } from './failure-policy.js';
+import { EventLog } from '../event-log/event-log.js';
+import { LocalTurns } from '../event-log/local-turns.js';
+import { IdempotencyKeys } from '../../idempotency/idempotency-keys.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 
 /**
@@ -31,21 +34,31 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     private readonly lease: SessionLease,
     private readonly loop: AgentLoop,
     private readonly failures: FailurePolicy,
+    private readonly eventLog: EventLog,
+    private readonly local: LocalTurns,
+    private readonly keys: IdempotencyKeys,
     @InjectMetric('sse_streams_active') private readonly streamsActive: Gauge<string>,
     @InjectMetric('sse_stream_duration_seconds') private readonly streamDuration: Histogram<string>,
     @InjectMetric('turns_total') private readonly turnsTotal: Counter<string>,
   ) {}
 
   /** The turn's events; the work starts when the stream is subscribed and is kept until it has ended. */
-  stream(turn: Turn, kickoff: Kickoff): Observable<TurnEvent> {
-    return new Observable<TurnEvent>((subscriber) => {
-      turn.emit = (event) => subscriber.next(event);
+  stream(turn: Turn, kickoff: Kickoff): Observable<StampedEvent> {
+    return new Observable<StampedEvent>((subscriber) => {
+      // Once the client has left (unsubscribed) the events are still stored and told, for whoever joins.
+      const deliver = (event: StampedEvent) => {
+        turn.events.sent(event);
+        subscriber.next(event);
+      };
+      this.local.add(turn.id, turn.events);
+      turn.emit = (event) => deliver(turn.events.record(event));
       this.lease.hold(turn.id, { sessionId: turn.sessionId, stop: (reason) => turn.stop.abort(reason) });
       this.streamsActive.inc();
       // The turn's writes go to its stream's Unit of Work wherever the subscription runs.
       const work = this.txHost
-        .within(turn.uow, () => this.drive(turn, kickoff))
+        .within(turn.uow, () => this.drive(turn, kickoff, deliver))
         .finally(() => {
+          this.local.remove(turn.id);
           this.running.delete(turn.id);
           this.lease.forget(turn.id);
           this.streamsActive.dec();
@@ -58,17 +71,38 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     });
   }
 
-  /** Ends the turn in the database: its status and usage, and the released lease. Commits before `done`. */
-  finish(turn: Turn, status: DoneStatus, error?: string): Promise<void> {
+  /**
+   * Ends the turn in the database in one statement: its status and usage, the released lease, and
+   * its last events with `done`. Returns `done`, to be sent once this has committed.
+   */
+  async finish(turn: Turn, status: DoneStatus, error?: string): Promise<StampedEvent> {
     this.turnsTotal.inc({ status });
-    return this.txHost.statement('finish_turn', async () => {
-      await this.txHost.tx.query(
-        `WITH finished AS (
-           UPDATE turns SET status = $3, prompt_tokens = $4, completion_tokens = $5, error = $6, finished_at = now() WHERE id = $2)
-         ${sessionWrites.releaseLease({ session: '$1', turn: '$2' })}`,
-        [turn.sessionId, turn.id, status, turn.usage.input || null, turn.usage.output || null, error ?? null],
-      );
-    });
+    const rest = await turn.events.drain();
+    const done = turn.events.stamp(events.done(turn.id, status, turn.usage));
+    const last = [...rest, done];
+    try {
+      await this.txHost.statement('finish_turn', async () => {
+        const params: unknown[] = [turn.sessionId, turn.id, status, turn.usage.input || null, turn.usage.output || null, error ?? null];
+        const save = this.eventLog.insertSql(turn.id, { firstId: last[0].id, lastId: done.id, events: last }, params);
+        await this.txHost.tx.query(
+          `WITH finished AS (
+             UPDATE turns SET status = $3, prompt_tokens = $4, completion_tokens = $5, error = $6, finished_at = now() WHERE id = $2)
+           , released AS (${sessionWrites.releaseLease({ session: '$1', turn: '$2' })})
+           ${save}`,
+          params,
+        );
+      });
+    } finally {
+      turn.events.written();
+    }
+    this.eventLog.stored(turn.id, done.id);
+    return done;
+  }
+
+  /** Ends a turn refused before its stream started (its input could not be stored); its key may be used again. */
+  async refuse(turn: Turn, reason: string): Promise<void> {
+    await this.finish(turn, 'failed', reason);
+    if (turn.idempotency) await this.keys.forget(turn.owner, turn.idempotency.key);
   }
 
   /**
@@ -108,7 +142,7 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     return !this.running.has(turnId);
   }
 
-  private async drive(turn: Turn, kickoff: Kickoff): Promise<void> {
+  private async drive(turn: Turn, kickoff: Kickoff, deliver: (event: StampedEvent) => void): Promise<void> {
     turn.emit(events.turn(turn.id, turn.sessionId, turn.agent));
     let status: DoneStatus;
     let error: string | undefined;
@@ -120,14 +154,16 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     } catch (failure) {
       ({ status, error } = await this.failures.settle(turn, failure));
     }
+    let done: StampedEvent;
     try {
-      await this.finish(turn, status, error);
+      done = await this.finish(turn, status, error);
     } catch (failure) {
       this.logger.error({ msg: 'could not record the end of a turn', turnId: turn.id, error: (failure as Error).message });
       if (status !== 'failed') turn.emit(events.error('database_unavailable', 'The turn could not be recorded.'));
       status = 'failed';
+      done = turn.events.stamp(events.done(turn.id, status, turn.usage));
     }
-    turn.emit(events.done(turn.id, status, turn.usage));
+    deliver(done);
     this.streamDuration.observe({ outcome: status }, (performance.now() - turn.startedAt) / 1000);
   }
 }

@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import type { StampedEvent, TurnEvent } from '../protocol/turn-event.js';
+import { TransactionHost } from '../../unit-of-work/transaction-host.js';
+import { EventAnnouncer, TURN_EVENTS_CHANNEL } from './event-announcer.js';
+import { recoveredDoneIdSql, spanOf } from './event-ids.js';
+import { EventRow, TurnEventRecorder } from './turn-event-recorder.js';
+import { EventWriter } from './event-writer.js';
+
+/** The events of stored rows with their ids (`first_id` + position), after `after`. */
+export function eventsOfRows(rows: Array<{ first_id: string | number; events: TurnEvent[] }>, after: number): StampedEvent[] {
+  return rows.flatMap((row) =>
+    row.events.map((event, i) => ({ ...event, id: Number(row.first_id) + i }) as StampedEvent).filter((event) => event.id > after),
+  );
+}
+
+/**
+ * The stored events of turns (`turn_events`, owned by the turns module): the recorders whose rows
+ * `EventWriter` stores behind the running turns, the SQL that the turn's end and the recovery of
+ * dead turns embed, and replay. Each row, once committed, is announced to the other instances
+ * (`EventAnnouncer`).
+ */
+@Injectable()
+export class EventLog {
+  constructor(
+    private readonly txHost: TransactionHost,
+    private readonly announcer: EventAnnouncer,
+    private readonly writer: EventWriter,
+  ) {}
+
+  /** The recorder of a turn that just started: `EventWriter` stores its rows. */
+  recorder(turn: { id: string; seq: number }): TurnEventRecorder {
+    return new TurnEventRecorder(turn.id, turn.seq, this.writer.wake);
+  }
+
+  /** An INSERT of `row` for `turnId`, its values appended to `params`: a statement of its own, or the end of a CTE. */
+  insertSql(turnId: string, row: Omit<EventRow, 'turnId'>, params: unknown[]): string {
+    const events = row.events.map(({ type, data }) => ({ type, data }) as TurnEvent);
+    const p = (value: unknown) => `$${params.push(value)}`;
+    return `INSERT INTO turn_events (id, first_id, turn_id, events) VALUES (${p(row.lastId)}, ${p(row.firstId)}, ${p(turnId)}, ${p(JSON.stringify(events))}::jsonb)`;
+  }
+
+  /** Tells the other instances, once the row up to `lastId` has committed. */
+  stored(turnId: string, lastId: number): void {
+    this.announcer.stored(turnId, lastId);
+  }
+
+  /** The events of the turn `seq` after `after`, in order. */
+  async read(seq: number, after: number): Promise<StampedEvent[]> {
+    const { before, last } = spanOf(seq);
+    // A turn's rows lie in its own range of ids: the primary key alone finds them.
+    const rows: Array<{ first_id: string; events: TurnEvent[] }> = await this.txHost.tx.query(
+      `SELECT first_id, events FROM turn_events WHERE id > $1 AND id <= $2 ORDER BY id`,
+      [Math.max(after, before), last],
+    );
+    return eventsOfRows(rows, after);
+  }
+}
+
+/**
+ * SQL for the end of turns whose process died: a CTE named `dead_done` that records
+ * `done{interrupted}` in each turn's kept slot, for the turns the CTE `dead` returns (`id`, `seq`);
+ * and an expression that announces those rows (it must be selected for the notifications to go out).
+ */
+export const deadTurnEvents = {
+  cte: `dead_done AS (
+    INSERT INTO turn_events (id, first_id, turn_id, events)
+    SELECT ${recoveredDoneIdSql('d.seq')}, ${recoveredDoneIdSql('d.seq')}, d.id,
+           jsonb_build_array(jsonb_build_object('type', 'done', 'data', jsonb_build_object('turnId', d.id, 'status', 'interrupted')))
+    FROM dead d
+    RETURNING id, turn_id)`,
+  announced: `(SELECT count(pg_notify('${TURN_EVENTS_CHANNEL}', r.turn_id || ':' || r.id)) FROM dead_done r)`,
+};

@@ -1,0 +1,24 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { findFreePort } from '../../src/database/embedded-postgres.js';
+import { eventually } from './sse.js';
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  baseUrl: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The built service as a child process, as an operator runs it; resolves once it is ready. */
+export async function spawnService(env: Record<string, string>): Promise<ServiceProcess> {
+  const port = await findFreePort();
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await eventually(async () => (await fetch(`${baseUrl}/health/ready`).catch(() => undefined))?.status === 200, 20_000);
+  return { child, baseUrl, exited };
+}

@@ -1,0 +1,54 @@
+import { createServer, Server, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A TCP proxy in front of a server, for cutting connections the way a proxy or a changing network
+ * does: `cut()` destroys every connection open through it at once; later ones pass again.
+ */
+export class TcpProxy {
+  private server?: Server;
+  private readonly open = new Set<Socket>();
+  /** Connections accepted so far. */
+  connections = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  /** `http://127.0.0.1:port` of the proxy. */
+  async start(): Promise<string> {
+    this.server = createServer((client) => {
+      this.connections++;
+      const upstream = new Socket();
+      upstream.connect(this.target.port, this.target.host);
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        this.open.add(from);
+        from.pipe(to);
+        from.on('error', () => to.destroy());
+        from.on('close', () => {
+          this.open.delete(from);
+          to.destroy();
+        });
+      }
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  /** Destroys every open connection, both sides, as a dropped network would. */
+  cut(): void {
+    for (const socket of this.open) socket.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+/** The host and port of an `http://host:port` base URL. */
+export function addressOf(baseUrl: string): { host: string; port: number } {
+  const url = new URL(baseUrl);
+  return { host: url.hostname, port: Number(url.port) };
+}
