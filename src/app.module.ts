@@ -11,6 +11,7 @@ import { ErrorsModule } from './errors/errors.module.js';
 import { LlmModule } from './llm/llm.module.js';
 import { MessagesModule } from './messages/messages.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { PlaygroundModule } from './playground/playground.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { TurnsModule } from './turns/turns.module.js';
 import { UnitOfWorkModule } from './unit-of-work/unit-of-work.module.js';
@@ -35,6 +36,7 @@ export class AppModule {
         MessagesModule,
         TurnsModule,
         AgUiModule,
+        ...(settings.PLAYGROUND ? [PlaygroundModule] : []),
       ],
     };
   }
