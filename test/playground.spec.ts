@@ -139,7 +139,6 @@ describe('the playground in a real browser', { skip: WITHOUT_CHROMIUM }, () => {
     await live.filter({ hasText: 'Hash maps store' }).waitFor();
     expect(await live.textContent()).not.toContain('pairs');
     expect(await live.locator('strong').textContent()).toBe('Hash');
-    await screenshot(page, 'streaming');
     held.open();
 
     await done(0).filter({ hasText: 'Turn completed' }).waitFor();
