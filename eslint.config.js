@@ -51,6 +51,7 @@ const BROWSER_GLOBALS = Object.fromEntries(
     'document',
     'fetch',
     'location',
+    'reportError',
     'requestAnimationFrame',
     'sessionStorage',
     'setInterval',

@@ -149,7 +149,10 @@ export class Chat {
     try {
       outcome = await followTurn(id, response, (event) => this.take(event), stop.signal);
     } catch (error) {
-      if (!stop.signal.aborted) this.notify(error.message);
+      if (stop.signal.aborted) return;
+      this.notify(error.message);
+      // Not the service's refusal: a bug of the page, reported as an uncaught error would be.
+      if (!(error instanceof ApiError)) reportError(error);
     }
     if (stop.signal.aborted) return;
     this.stop = undefined;

@@ -4,7 +4,10 @@ import { ApiError, send } from './api.js';
 /** Re-attach attempts after a dropped stream before the page falls back to the stored history. */
 const ATTEMPTS = 5;
 
-/** Calls `onEvent({id, event, data})` for each event of a `text/event-stream` response until its body ends; a dropped connection rejects. */
+/**
+ * Calls `onEvent({id, event, data})` for each event of a `text/event-stream` response until its body
+ * ends. A dropped connection just ends it; an error of `onEvent` (a bug of the page) is thrown.
+ */
 async function readEvents(response, onEvent, onRetry) {
   const parser = createParser({
     onEvent: (message) => onEvent({ id: message.id, event: message.event, data: JSON.parse(message.data) }),
@@ -12,9 +15,14 @@ async function readEvents(response, onEvent, onRetry) {
   });
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    parser.feed(value);
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch {
+      return;
+    }
+    if (chunk.done) return;
+    parser.feed(chunk.value);
   }
 }
 
@@ -26,8 +34,9 @@ export function joinTurn(sessionId, { lastEventId, signal } = {}) {
 /**
  * Follows a turn's stream to its `done`. When the connection drops first, it re-attaches with the
  * id of the last event seen (`Last-Event-ID`), so the service sends exactly the events after it.
- * Resolves `done`, or `lost` when the turn cannot be joined (a service without the stream route
- * answers 404); the caller then shows the stored history instead.
+ * Resolves `done`; `left` when the page stopped following (`signal`); or `lost` when the turn
+ * cannot be joined (a service without the stream route answers 404): the caller then shows the
+ * stored history instead.
  */
 export async function followTurn(sessionId, response, onEvent, signal) {
   let lastEventId;
@@ -41,12 +50,9 @@ export async function followTurn(sessionId, response, onEvent, signal) {
     onEvent(event);
   };
   for (let stream = response; stream;) {
-    try {
-      await readEvents(stream, take, (ms) => (retryMs = ms));
-    } catch (error) {
-      if (signal?.aborted) throw error;
-    }
+    await readEvents(stream, take, (ms) => (retryMs = ms));
     if (finished) return 'done';
+    if (signal?.aborted) return 'left';
     stream = await rejoin(sessionId, lastEventId, retryMs, signal);
   }
   return 'lost';
