@@ -249,6 +249,21 @@ describe('the playground in a real browser', { skip: WITHOUT_CHROMIUM }, () => {
     expect(problemsOf(page)).toEqual([]);
   });
 
+  it('closes a card whose call the service closed when the person moved on', async () => {
+    next([{ toolCalls: [{ id: 'call_skip', name: 'read_file', arguments: { path: 'skip.txt' } }] }, { text: 'Something else then.' }]);
+    const id = await createSession(t.baseUrl, { agentType: 'coder' });
+    await openSession(id);
+    await send('Read skip.txt');
+    const card = page.locator('.tool-card[data-tool-call-id="call_skip"]');
+    await card.getByRole('button', { name: 'Send output' }).waitFor();
+    await send('Never mind');
+    await done(1).filter({ hasText: 'Turn completed' }).waitFor();
+    expect(await card.locator('.sent').textContent()).toMatch(/^Closed: Not run: the user sent a new message/);
+    expect(await card.locator('form').count()).toBe(0);
+    const [closed] = (await messages(id)).filter((m) => m.role === 'tool');
+    expect(closed).toMatchObject({ tool_call_id: 'call_skip', content: expect.stringMatching(/^Not run: the user sent a new message/) });
+  });
+
   describe('approvals', () => {
     let id: string;
     const dialog = () => page.getByRole('dialog');
@@ -407,7 +422,7 @@ describe('the playground with API_KEYS', { skip: WITHOUT_CHROMIUM }, () => {
 
   before(async () => {
     const llm = { LLM_BASE_URL: await stub.start(), LLM_API_KEY: 'x', LLM_MODEL: 'stub-model', LLM_MAX_RETRIES: '0' };
-    t = await startApp({ ...llm, API_KEYS: `${KEY}:alice`, RATE_LIMIT_PER_MINUTE: '40', APPROVAL_TTL_SECONDS: '2' });
+    t = await startApp({ ...llm, API_KEYS: `${KEY}:alice`, RATE_LIMIT_PER_MINUTE: '40', APPROVAL_TTL_SECONDS: '3' });
     browser = await launchBrowser();
     page = await browser.page();
   });
@@ -447,7 +462,7 @@ describe('the playground with API_KEYS', { skip: WITHOUT_CHROMIUM }, () => {
     await page.getByLabel('Message').fill('Write late.md');
     await page.getByLabel('Message').press('Enter');
     const dialog = page.getByRole('dialog');
-    await dialog.locator('.expiry', { hasText: /^Expires in 0:0[0-2]/ }).waitFor();
+    await dialog.locator('.expiry', { hasText: /^Expires in 0:0[0-3]/ }).waitFor();
     await dialog
       .locator('.expiry', { hasText: /^This approval expired at .+: the agent is told the call was not approved in time\.$/ })
       .waitFor();

@@ -1,23 +1,22 @@
 import { ApiError, call, postTurn } from './api.js';
+import { approvalCard, decisionWords } from './approval-card.js';
 import { approvalOf } from './approval-dialog.js';
-import { element } from './dom.js';
 import { toolCard } from './tool-card.js';
 import { doneLine, Transcript } from './transcript.js';
 import { followTurn, joinTurn } from './turn-stream.js';
 
 /**
  * The open session: its history, the turn running in it (one at a time, as the service allows),
- * the tool cards and approvals the agents wait for, rename, delete and cancel.
+ * cancel, and the tool cards and approvals the agents wait for.
  */
 export class Chat {
-  constructor(view, { agentNames, dialog, notify, onChanged, onDeleted }) {
+  constructor(view, { agentNames, dialog, notify, onChanged }) {
     this.view = view;
     this.dialog = dialog;
     this.notify = notify;
     this.onChanged = onChanged;
-    this.onDeleted = onDeleted;
     this.transcript = new Transcript(view.transcript, agentNames);
-    this.undecided = new Map();
+    this.forget();
     this.opening = 0;
     view.composer.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -51,7 +50,7 @@ export class Chat {
     this.view.showSession(session);
     this.view.status.textContent = '';
     this.transcript.clear();
-    this.undecided = new Map();
+    this.forget();
     this.transcript.showHistory(messages, agent.history);
     const held = approvals.items.map(approvalOf);
     const answered = new Set(messages.filter((m) => m.role === 'tool').map((m) => m.toolCallId));
@@ -78,8 +77,15 @@ export class Chat {
     this.opening++;
     this.session = undefined;
     this.transcript.clear();
-    this.undecided = new Map();
+    this.forget();
     this.view.showSession(undefined);
+  }
+
+  /** The calls on show: tool cards by call id, approval cards by approval id, and those still undecided. */
+  forget() {
+    this.toolCards = new Map();
+    this.approvalCards = new Set();
+    this.undecided = new Map();
   }
 
   async history(id) {
@@ -191,48 +197,33 @@ export class Chat {
 
   /** A call the service answered itself (not run: a new message came, the approval expired): its card closes. */
   closeCall({ toolCallId, content }) {
-    const card = this.view.transcript.querySelector(
-      `.tool-card[data-tool-call-id="${CSS.escape(toolCallId)}"]:not(.answered):not(.sending)`,
-    );
-    card?.querySelector('form')?.replaceWith(element('p', { class: 'sent' }, `Closed: ${content}`));
-    card?.classList.add('answered');
-    for (const [approvalId, { approval, card }] of this.undecided) {
+    this.toolCards.get(toolCallId)?.close(`Closed: ${content}`);
+    for (const [approvalId, { approval, settle }] of this.undecided) {
       if (approval.toolCallId !== toolCallId) continue;
       this.undecided.delete(approvalId);
-      card.querySelector('button')?.remove();
-      card.querySelector('.outcome').textContent = `Closed: ${content}`;
+      settle(`Closed: ${content}`);
     }
   }
 
   showToolCall(call) {
-    if (this.view.transcript.querySelector(`[data-tool-call-id="${CSS.escape(call.toolCallId)}"]`)) return;
-    this.transcript.append(
-      toolCard(call, (body) => this.startTurn((signal) => postTurn(`/v1/sessions/${this.id}/tool-results`, body, signal))),
-    );
+    if (this.toolCards.has(call.toolCallId)) return;
+    const shown = toolCard(call, (body) => this.startTurn((signal) => postTurn(`/v1/sessions/${this.id}/tool-results`, body, signal)));
+    this.toolCards.set(call.toolCallId, shown);
+    this.transcript.append(shown.card);
     this.setBusy(this.busy);
   }
 
   showApproval(approval) {
-    if (this.view.transcript.querySelector(`[data-approval-id="${CSS.escape(approval.approvalId)}"]`)) return;
-    const outcome = element('span', { class: 'outcome' });
-    const reopen = element('button', { type: 'button' }, 'Decide…');
-    const card = element(
-      'li',
-      { class: 'card approval-card', 'data-approval-id': approval.approvalId, 'aria-label': `Approval for ${approval.name}` },
-      element('h3', {}, 'Waiting for approval: ', element('code', {}, approval.name)),
-      element('p', {}, approval.reason),
-      outcome,
-      reopen,
-    );
+    if (this.approvalCards.has(approval.approvalId)) return;
+    this.approvalCards.add(approval.approvalId);
     const decide = async (body) => {
       await this.startTurn((signal) => postTurn(`/v1/sessions/${this.id}/approvals/${approval.approvalId}`, body, signal));
+      this.undecided.get(approval.approvalId)?.settle(decisionWords(body));
       this.undecided.delete(approval.approvalId);
-      reopen.remove();
-      outcome.textContent = DECIDED[body.decision] + (body.feedback ? `: ${body.feedback}` : '');
     };
-    reopen.addEventListener('click', () => this.dialog.open(approval, decide));
-    this.undecided.set(approval.approvalId, { approval, decide, card });
-    this.transcript.append(card);
+    const shown = approvalCard(approval, () => this.dialog.open(approval, decide));
+    this.undecided.set(approval.approvalId, { approval, decide, settle: shown.settle });
+    this.transcript.append(shown.card);
     this.setBusy(this.busy);
   }
 
@@ -242,8 +233,6 @@ export class Chat {
     for (const button of this.view.transcript.querySelectorAll('.card button')) button.disabled = busy;
   }
 }
-
-const DECIDED = { approve: 'Approved', edit: 'Approved with edited arguments', reject: 'Rejected' };
 
 function parseJson(text) {
   try {

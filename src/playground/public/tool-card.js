@@ -5,7 +5,7 @@ let cards = 0;
 /**
  * A tool call the agent hands to the person: its name and arguments, a field for what the tool
  * printed, and two ways to send it (as the output, or as the error the tool failed with).
- * `send({output} | {error})` posts it and rejects with the service's refusal.
+ * `send({output} | {error})` posts it and rejects with the service's refusal, shown on the card.
  */
 export function toolCard({ toolCallId, name, arguments: args }, send) {
   const id = `tool-output-${++cards}`;
@@ -29,20 +29,16 @@ export function toolCard({ toolCallId, name, arguments: args }, send) {
     form,
   );
 
+  const settle = (...words) => {
+    form.replaceWith(element('p', { class: 'sent' }, ...words));
+    card.classList.add('answered');
+  };
   const submit = async (body) => {
     problem.hidden = true;
     card.classList.add('sending');
     try {
       await send(body);
-      form.replaceWith(
-        element(
-          'p',
-          { class: 'sent' },
-          body.error !== undefined ? 'Sent as error: ' : 'Sent: ',
-          element('code', {}, body.error ?? body.output),
-        ),
-      );
-      card.classList.add('answered');
+      settle(body.error !== undefined ? 'Sent as error: ' : 'Sent: ', element('code', {}, body.error ?? body.output));
     } catch (error) {
       problem.textContent = error.message;
       problem.hidden = false;
@@ -55,5 +51,11 @@ export function toolCard({ toolCallId, name, arguments: args }, send) {
     void submit({ toolCallId, output: output.value });
   });
   sendError.addEventListener('click', () => void submit({ toolCallId, error: output.value || 'the tool failed' }));
-  return card;
+  return {
+    card,
+    /** The service answered the call itself (not run: a new message came, its approval expired). */
+    close(text) {
+      if (!card.classList.contains('answered') && !card.classList.contains('sending')) settle(text);
+    },
+  };
 }
