@@ -40,10 +40,13 @@ describe('the playground in a real browser', { skip: WITHOUT_CHROMIUM }, () => {
 
   async function openSession(id: string): Promise<void> {
     await page.goto(`${t.baseUrl}/#${id}`);
-    await page.locator('#session-title').waitFor();
+    // Its history shown: the page has left the session open before.
+    await page.locator(`#session[data-session-id="${id}"]`).waitFor();
   }
 
   async function send(text: string): Promise<void> {
+    // The page takes a message only once the previous turn's stream has ended.
+    await page.locator('#send:not([disabled])').waitFor();
     await page.getByLabel('Message').fill(text);
     await page.getByLabel('Message').press('Enter');
   }

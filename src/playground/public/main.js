@@ -24,6 +24,7 @@ const view = {
     $('session').hidden = !session;
     $('empty').hidden = Boolean(session);
     if (!session) return;
+    $('session').dataset.sessionId = session.id;
     $('session-title').textContent = session.title ?? 'Untitled session';
     this.showAgent(session.currentAgent);
   },
