@@ -27,6 +27,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # The code stays owned by root, read-only to the service; only DATA_DIR (the embedded PostgreSQL,
 # used when DATABASE_URL is unset) is the service's to write.
 COPY --from=build /app/dist/src ./dist/src
+# The playground's page, styles and browser modules: static files tsc does not copy (read from src/, next to dist/).
+COPY src/playground/public ./src/playground/public
 COPY --from=build /app/dist/migrations ./dist/migrations
 COPY --from=build /app/dist/ormconfig.js ./dist/ormconfig.js
 RUN mkdir /data && chown node:node /data

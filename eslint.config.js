@@ -2,6 +2,7 @@
 // module graph: no import cycles, and no module importing one above it (the layers of
 // docs/ARCHITECTURE.md). No type-aware rules: they need a full type-check per run, which
 // `npm run typecheck` already does.
+import js from '@eslint/js';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import { importX } from 'eslint-plugin-import-x';
@@ -38,12 +39,40 @@ const layerZones = LAYERS.flatMap((module, i) =>
   })),
 );
 
+/** What the playground's browser modules may use beyond the language itself. */
+const BROWSER_GLOBALS = Object.fromEntries(
+  [
+    'AbortController',
+    'CSS',
+    'IntersectionObserver',
+    'Intl',
+    'TextDecoderStream',
+    'clearInterval',
+    'confirm',
+    'document',
+    'fetch',
+    'location',
+    'reportError',
+    'requestAnimationFrame',
+    'sessionStorage',
+    'setInterval',
+    'setTimeout',
+    'window',
+  ].map((name) => [name, 'readonly']),
+);
+
 export default defineConfig(
   globalIgnores(['dist/', 'node_modules/', 'migrations/', '.data/', 'coverage/']),
   {
     files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'ormconfig.ts'],
     extends: [tseslint.configs.recommended],
     linterOptions: { reportUnusedDisableDirectives: 'error' },
+  },
+  {
+    // The playground's browser modules have no build and no type-check: lint catches unknown and unused names.
+    files: ['src/playground/public/**/*.js'],
+    extends: [js.configs.recommended],
+    languageOptions: { sourceType: 'module', globals: BROWSER_GLOBALS },
   },
   {
     files: ['src/**/*.ts'],

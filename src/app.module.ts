@@ -12,6 +12,7 @@ import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { LlmModule } from './llm/llm.module.js';
 import { MessagesModule } from './messages/messages.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { PlaygroundModule } from './playground/playground.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { TurnsModule } from './turns/turns.module.js';
 import { UnitOfWorkModule } from './unit-of-work/unit-of-work.module.js';
@@ -37,6 +38,7 @@ export class AppModule {
         MessagesModule,
         TurnsModule,
         AgUiModule,
+        ...(settings.PLAYGROUND ? [PlaygroundModule] : []),
       ],
     };
   }

@@ -36,7 +36,12 @@ async function main(): Promise<void> {
   app.get(UnexpectedErrors).stopOnThem(() => app.close());
   await app.listen(settings.PORT);
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
-  new Logger('Main').log({ msg: `listening on ${url}`, url, docs: `${url}/docs`, playground: `${url}/` });
+  new Logger('Main').log({
+    msg: `listening on ${url}`,
+    url,
+    docs: `${url}/docs`,
+    ...(settings.PLAYGROUND ? { playground: `${url}/` } : {}),
+  });
 }
 
 main().catch((error: unknown) => {

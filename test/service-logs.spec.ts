@@ -89,6 +89,7 @@ describe('the service logs', () => {
     expect(started).toMatchObject({ msg: `listening on ${baseUrl}`, docs: `${baseUrl}/docs`, playground: `${baseUrl}/` });
     expect(baseUrl).toMatch(/^http:\/\/[\w.[\]:]+:\d+$/);
     expect((await fetch(`${baseUrl}/docs`)).status).toBe(200);
+    expect((await fetch(`${baseUrl}/`)).headers.get('content-type')).toBe('text/html; charset=utf-8');
   });
 
   it('never hold the text of a message whose turn failed on a database error that carries it', async () => {

@@ -202,6 +202,11 @@ export class Settings {
   @IsBoolean()
   DOCS_PUBLIC = true;
 
+  /** The web page at `/`; false for an API-only deployment (`/` then answers 404). */
+  @Transform(toBool)
+  @IsBoolean()
+  PLAYGROUND = true;
+
   @Transform(toInt)
   @IsInt()
   @Min(1)

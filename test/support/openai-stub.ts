@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 export interface StubReply {
   /** Text chunks streamed as `delta.content` (a string is split into words). */
   text?: string | string[];
+  /** Thinking streamed before the text, as `delta.reasoning_content` chunks (vLLM, DeepSeek). */
+  reasoning?: string[];
   toolCalls?: Array<{ id?: string; name: string; arguments: Record<string, unknown> | string }>;
   /** Delay before each chunk. */
   delayMs?: number;
@@ -101,6 +103,7 @@ export class OpenAiStub {
         `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 0, model: recorded.body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`,
       );
     const words = typeof reply.text === 'string' ? reply.text.split(/(?<=\s)/) : (reply.text ?? []);
+    for (const thought of reply.reasoning ?? []) send({ reasoning_content: thought });
     let sent = 0;
     for (const word of words) {
       if (reply.pause && reply.pause.chunks > 0 && sent === reply.pause.chunks) await reply.pause.until;
