@@ -3,25 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { startApp, TestApp } from './support/app.js';
 import { createSession } from './support/conversation.js';
 import { OpenAiStub } from './support/openai-stub.js';
+import { parseMetrics, type Sample } from './support/metrics.js';
 import { doneOf, eventsOf, postStream } from './support/sse.js';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key] = value;
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
-}
 
 function sum(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   return samples
