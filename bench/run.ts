@@ -110,6 +110,8 @@ const buildDir = join(runDir, 'build');
 function snapshotBuild(): void {
   cpSync(join(repoRoot, 'dist'), join(buildDir, 'dist'), { recursive: true });
   copyFileSync(join(repoRoot, 'package.json'), join(buildDir, 'package.json')); // "type": "module"
+  // The playground's static files are read from the source tree, beside the compiled service.
+  cpSync(join(repoRoot, 'src/playground/public'), join(buildDir, 'src/playground/public'), { recursive: true });
   symlinkSync(join(repoRoot, 'node_modules'), join(buildDir, 'node_modules'));
 }
 const benchBuild = join(buildDir, 'dist/bench');
