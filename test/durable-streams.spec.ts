@@ -106,11 +106,12 @@ describe('durable turns: resume and join streams', () => {
   });
 
   it('@microsoft/fetch-event-source gets no empty message from the pings, and resumes a cut POST stream with its Last-Event-ID', async () => {
-    // What it needs of a browser, with `openWhenHidden` (no visibility handling).
-    const browser = globalThis as unknown as { window?: unknown; document?: unknown };
-    browser.window ??= globalThis;
-    browser.document ??= { hidden: false, addEventListener: () => undefined, removeEventListener: () => undefined };
     const pinging = await startApp({ ...env, SSE_PING_SECONDS: '1' }, db);
+    // What it needs of a browser, with `openWhenHidden` (no visibility handling); only for this test,
+    // because on Node 21+ (which has `navigator`) the openai SDK takes a `window` for a browser and refuses to start.
+    const browser = globalThis as unknown as { window?: unknown; document?: unknown };
+    browser.window = globalThis;
+    browser.document = { hidden: false, addEventListener: () => undefined, removeEventListener: () => undefined };
     const proxy = new TcpProxy(addressOf(pinging.baseUrl));
     const through = await proxy.start();
     try {
@@ -155,6 +156,8 @@ describe('durable turns: resume and join streams', () => {
       expect(tokensOf(received)).toBe(text.join(''));
       expect(received.at(-1)).toMatchObject({ event: 'done', data: { status: 'completed' } });
     } finally {
+      delete browser.window;
+      delete browser.document;
       await proxy.close();
       await pinging.close();
     }
