@@ -1,12 +1,25 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
+import { makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import type { Counter, Gauge } from 'prom-client';
 
 /** Told what arrives on a channel, and when notifications may have been missed (the connection was lost and is back). */
 export interface ChannelListener {
   notified(payload: string): void;
   resync(): void;
 }
+
+export const listenMetrics = [
+  makeGaugeProvider({
+    name: 'db_listen_down',
+    help: 'The LISTEN connection is lost while streams follow turns of other instances (1): their live events wait for it',
+  }),
+  makeCounterProvider({
+    name: 'db_listen_reconnects_total',
+    help: 'LISTEN connections opened again after one was lost; the followers then read what they missed',
+  }),
+];
 
 const CHANNEL = /^[a-z0-9_]{1,63}$/;
 const RECONNECT_MS = 1_000;
@@ -24,7 +37,10 @@ export class DatabaseNotifications implements OnApplicationShutdown {
   private client?: Promise<pg.Client>;
   private stopped = false;
 
-  constructor(private readonly url: string) {}
+  constructor(
+    private readonly url: string,
+    private readonly metrics: { down: Gauge<string>; reconnects: Counter<string> },
+  ) {}
 
   /** Listens to `channel` until the returned function is called; resolves once LISTEN has taken effect. */
   async listen(channel: string, listener: ChannelListener): Promise<() => void> {
@@ -82,16 +98,19 @@ export class DatabaseNotifications implements OnApplicationShutdown {
   private async lost(client: pg.Client): Promise<void> {
     if (this.stopped || (await this.client?.catch(() => undefined)) !== client) return;
     this.client = undefined;
+    if (this.channels.size > 0) this.metrics.down.set(1);
     while (!this.stopped && this.channels.size > 0) {
       try {
         const again = await this.connected();
         for (const channel of this.channels.keys()) await again.query(`LISTEN "${channel}"`);
+        this.metrics.reconnects.inc();
         this.logger.log({ msg: 'the LISTEN connection is back', channels: this.channels.size });
         for (const { listeners } of this.channels.values()) for (const listener of listeners) listener.resync();
-        return;
+        break;
       } catch {
         await sleep(RECONNECT_MS, undefined, { ref: false });
       }
     }
+    this.metrics.down.set(0);
   }
 }

@@ -1,4 +1,6 @@
 import { Global, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { getToken } from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge } from 'prom-client';
 import { resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { Settings } from '../config/settings.js';
@@ -6,7 +8,7 @@ import { guardWrites } from '../unit-of-work/write-guard.js';
 import { DatabaseActivity, databaseActivityGauges } from './database-activity.js';
 import { DatabaseBreaker, databaseCircuitGauge } from './database-breaker.js';
 import { dataSourceOptions } from './data-source-options.js';
-import { DatabaseNotifications } from './database-notifications.js';
+import { DatabaseNotifications, listenMetrics } from './database-notifications.js';
 import { EmbeddedDatabase } from './embedded-postgres.js';
 
 /** The DataSource and, when no DATABASE_URL is given, the embedded server behind it. */
@@ -59,10 +61,12 @@ export class Database implements OnApplicationShutdown {
     DatabaseActivity,
     databaseCircuitGauge,
     DatabaseBreaker,
+    ...listenMetrics,
     {
       provide: DatabaseNotifications,
-      useFactory: (db: Database, settings: Settings) => new DatabaseNotifications(settings.DATABASE_LISTEN_URL ?? db.url),
-      inject: [Database, Settings],
+      useFactory: (db: Database, settings: Settings, down: Gauge<string>, reconnects: Counter<string>) =>
+        new DatabaseNotifications(settings.DATABASE_LISTEN_URL ?? db.url, { down, reconnects }),
+      inject: [Database, Settings, getToken('db_listen_down'), getToken('db_listen_reconnects_total')],
     },
   ],
   exports: [DataSource, DatabaseBreaker, DatabaseNotifications],

@@ -3,19 +3,23 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A TCP proxy in front of a server, for cutting connections the way a proxy or a changing network
- * does: `cut()` destroys every connection open through it at once; later ones pass again.
+ * does: `cut()` destroys every connection open through it at once; later ones pass again, unless
+ * `refusing` is set (a server that is down).
  */
 export class TcpProxy {
   private server?: Server;
   private readonly open = new Set<Socket>();
   /** Connections accepted so far. */
   connections = 0;
+  /** While set, each new connection is closed at once. */
+  refusing = false;
 
   constructor(private readonly target: { host: string; port: number }) {}
 
   /** `http://127.0.0.1:port` of the proxy. */
   async start(): Promise<string> {
     this.server = createServer((client) => {
+      if (this.refusing) return void client.destroy();
       this.connections++;
       const upstream = new Socket();
       upstream.connect(this.target.port, this.target.host);
