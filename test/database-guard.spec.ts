@@ -111,7 +111,8 @@ describe('database guard', () => {
     viaProxy.hostname = '127.0.0.1';
     viaProxy.port = String(await proxy.start());
     t = await startApp(
-      { DB_CONNECT_TIMEOUT_MS: '300', DB_BREAKER_THRESHOLD: '2', DB_BREAKER_COOLDOWN_MS: '2000' },
+      // A connect timeout short enough for a quick test, long enough for a loaded machine's start-up.
+      { DB_CONNECT_TIMEOUT_MS: '1500', DB_BREAKER_THRESHOLD: '2', DB_BREAKER_COOLDOWN_MS: '2000' },
       { name: db.name, url: viaProxy.toString() },
     );
   });
