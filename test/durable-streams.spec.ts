@@ -44,6 +44,10 @@ describe('durable turns: resume and join streams', () => {
     };
     a = await startApp(env, db);
   });
+  const historyOf = (id: string) =>
+    query(db.url, `SELECT role, status, content, agent FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);
+  const messageCountOf = async (id: string) =>
+    Number((await query(db.url, `SELECT message_count FROM sessions WHERE id = $1`, [id]))[0].message_count);
   after(async () => {
     await a.close();
     await stub.close();
@@ -254,6 +258,49 @@ describe('durable turns: resume and join streams', () => {
       expect(Number(done.id) % 1_000_000).toBe(999_999);
       const [turn] = await query(db.url, `SELECT status FROM turns WHERE id = $1`, [turnId]);
       expect(turn.status).toBe('interrupted');
+      // The answer streamed before the kill, as far as it was stored, is kept in the history and counted.
+      const streamed = tokensOf(replay.events);
+      expect(streamed.length).toBeGreaterThan(0);
+      expect(await historyOf(id)).toEqual([
+        { role: 'user', status: 'complete', content: 'Go on and on', agent: 'universal' },
+        { role: 'assistant', status: 'interrupted', content: streamed, agent: 'universal' },
+      ]);
+      expect(await messageCountOf(id)).toBe(2);
+    } finally {
+      service.child.kill('SIGKILL');
+      await service.exited;
+    }
+  });
+
+  it('a new turn on a session whose process was killed ends the dead turn first: its streamed answer is kept before the new message', async () => {
+    const service = await spawnService({ ...env, DATABASE_URL: db.url });
+    try {
+      stub.reply({ text: words(400), delayMs: 20 });
+      const id = await createSession(service.baseUrl);
+      const live = postStream(`${service.baseUrl}/v1/sessions/${id}/messages`, { content: 'Go on and on' }, { stopWhen: afterTokens(5) });
+      const turnId = eventsOf(await live, 'turn')[0].data.turnId;
+      await eventually(async () => (await query(db.url, `SELECT 1 FROM turn_events WHERE turn_id = $1`, [turnId])).length > 0);
+      service.child.kill('SIGKILL');
+      await service.exited;
+      await eventually(async () => {
+        const [row] = await query(db.url, `SELECT lease_expires_at < now() AS expired FROM sessions WHERE id = $1`, [id]);
+        return row.expired;
+      }, 10_000);
+
+      stub.reply({ text: ['fine'] });
+      const next = await postStream(`${a.baseUrl}/v1/sessions/${id}/messages`, { content: 'Are you there?' });
+      expect(doneOf(next).status).toBe('completed');
+      const replay = await getStream(`${a.baseUrl}/v1/sessions/${id}/turns/${turnId}/stream`);
+      expect(replay.events.at(-1)).toMatchObject({ event: 'done', data: { turnId, status: 'interrupted' } });
+      const streamed = tokensOf(replay.events);
+      expect(streamed.length).toBeGreaterThan(0);
+      expect(await historyOf(id)).toEqual([
+        { role: 'user', status: 'complete', content: 'Go on and on', agent: 'universal' },
+        { role: 'assistant', status: 'interrupted', content: streamed, agent: 'universal' },
+        { role: 'user', status: 'complete', content: 'Are you there?', agent: 'universal' },
+        { role: 'assistant', status: 'complete', content: 'fine', agent: 'universal' },
+      ]);
+      expect(await messageCountOf(id)).toBe(4);
     } finally {
       service.child.kill('SIGKILL');
       await service.exited;

@@ -18,6 +18,12 @@ export const sessionWrites = {
     `UPDATE sessions SET active_turn_id = NULL, lease_expires_at = NULL, last_activity_at = now()
      WHERE id = ${p.session} AND active_turn_id = ${p.turn}`,
 
+  /** Counts the messages the CTE `stored` returns (one `session_id` per message) on their sessions. */
+  countStoredMessages: (stored: string): string =>
+    `UPDATE sessions s SET message_count = s.message_count + c.n, last_activity_at = now(), updated_at = now()
+     FROM (SELECT session_id, count(*) AS n FROM ${stored} GROUP BY session_id) c
+     WHERE s.id = c.session_id`,
+
   /** Counts appended messages; `title` names a session that has none yet. */
   countMessages: (p: { session: string; count: string; title: string }): string =>
     `UPDATE sessions SET message_count = message_count + ${p.count}, last_activity_at = now(), updated_at = now(),

@@ -3,12 +3,14 @@ import { Interval } from '@nestjs/schedule';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
 import { TransactionHost } from '../unit-of-work/transaction-host.js';
-import { deadTurnEvents } from './event-log/event-log.js';
+import { sessionWrites } from '../sessions/session-writes.js';
+import { deadTurnAnswers, deadTurnEvents } from './event-log/event-log.js';
 
 /**
  * Turns whose process died (killed, crashed) stay `running` with a lease that expires. This sweep
- * marks them `interrupted` once their lease is gone, so the record tells what happened, and records
- * their `done{interrupted}`, so a replay of their stream (and anyone following it) ends with it. The
+ * marks them `interrupted` once their lease is gone, so the record tells what happened, keeps the
+ * answer they had streamed as an interrupted message, and records their `done{interrupted}`, so a
+ * replay of their stream (and anyone following it) ends with it. The
  * session itself is usable again as soon as the lease has expired.
  */
 @Injectable()
@@ -30,8 +32,10 @@ export class TurnRecovery {
                UPDATE turns t SET status = 'interrupted', finished_at = now(), error = 'its process stopped before the turn ended'
                WHERE t.status = 'running' AND NOT EXISTS (
                  SELECT 1 FROM sessions s WHERE s.active_turn_id = t.id AND s.lease_expires_at > now())
-               RETURNING t.id, t.seq)
+               RETURNING t.id, t.seq, t.session_id, t.agent)
              , ${deadTurnEvents.cte}
+             , ${deadTurnAnswers.cte}
+             , counted AS (${sessionWrites.countStoredMessages('dead_answers')})
              SELECT d.id, ${deadTurnEvents.announced} AS announced FROM dead d`,
           ),
         ),

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { StampedEvent, TurnEvent } from '../protocol/turn-event.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 import { EventAnnouncer, TURN_EVENTS_CHANNEL } from './event-announcer.js';
-import { recoveredDoneIdSql, spanOf } from './event-ids.js';
+import { messageWrites } from '../../messages/message-writes.js';
+import { recoveredDoneIdSql, spanOf, TURN_SPAN } from './event-ids.js';
 import { EventRow, TurnEventRecorder } from './turn-event-recorder.js';
 import { EventWriter } from './event-writer.js';
 
@@ -57,9 +58,9 @@ export class EventLog {
 }
 
 /**
- * SQL for the end of turns whose process died: a CTE named `dead_done` that records
- * `done{interrupted}` in each turn's kept slot, for the turns the CTE `dead` returns (`id`, `seq`);
- * and an expression that announces those rows (it must be selected for the notifications to go out).
+ * SQL for the end of turns whose process died, for the turns the CTE `dead` returns (`id`, `seq`): a
+ * CTE named `dead_done` that records `done{interrupted}` in each turn's kept slot; and an expression
+ * that announces those rows (it must be selected for the notifications to go out).
  */
 export const deadTurnEvents = {
   cte: `dead_done AS (
@@ -69,4 +70,27 @@ export const deadTurnEvents = {
     FROM dead d
     RETURNING id, turn_id)`,
   announced: `(SELECT count(pg_notify('${TURN_EVENTS_CHANNEL}', r.turn_id || ':' || r.id)) FROM dead_done r)`,
+};
+
+/**
+ * A CTE named `dead_answers` that keeps, for each turn of the CTE `dead` (`id`, `seq`, `session_id`,
+ * `agent`), the text it had streamed since its last stored message as an interrupted answer: its
+ * stored `token` events (what it sent in its last ≤ 100 ms is not among them). It returns a
+ * `session_id` per message, which the caller counts on its session.
+ */
+export const deadTurnAnswers = {
+  cte: `dead_partial AS (
+    SELECT d.id AS turn_id, d.session_id,
+           COALESCE((array_agg(x.ev->'data'->>'to' ORDER BY e.id DESC, x.n DESC) FILTER (WHERE x.ev->>'type' = 'agent_switched'))[1], d.agent) AS agent,
+           string_agg(x.ev->'data'->>'delta', '' ORDER BY e.id, x.n)
+             FILTER (WHERE x.ev->>'type' = 'token' AND e.first_id + x.n > COALESCE(m.last_message, 0)) AS content
+    FROM dead d
+    JOIN turn_events e ON e.id > d.seq * ${TURN_SPAN} AND e.id < ${recoveredDoneIdSql('d.seq')}
+    CROSS JOIN LATERAL jsonb_array_elements(e.events) WITH ORDINALITY AS x(ev, n)
+    LEFT JOIN LATERAL (
+      SELECT max(e2.first_id + y.n) AS last_message
+      FROM turn_events e2 CROSS JOIN LATERAL jsonb_array_elements(e2.events) WITH ORDINALITY AS y(ev, n)
+      WHERE e2.id > d.seq * ${TURN_SPAN} AND e2.id < ${recoveredDoneIdSql('d.seq')} AND y.ev->>'type' = 'message') m ON true
+    GROUP BY d.id, d.session_id, d.agent, m.last_message)
+  , dead_answers AS (${messageWrites.interruptedAnswers('dead_partial')})`,
 };

@@ -15,7 +15,7 @@ import { sessionWrites } from '../../sessions/session-writes.js';
 import { sessionBusy, SessionsService } from '../../sessions/sessions.service.js';
 import type { Turn, TurnKind } from '../turn.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
-import { deadTurnEvents, EventLog } from '../event-log/event-log.js';
+import { deadTurnAnswers, deadTurnEvents, EventLog } from '../event-log/event-log.js';
 import { TurnLifetime } from './turn-lifetime.js';
 
 /** How long a new turn waits for the turn its client just left (or cancelled) to close here. */
@@ -114,6 +114,7 @@ export class AdmitTurn {
       this.busyRejections.inc();
       throw sessionBusy(sessionId);
     }
+    if (started.dead) await this.keepDeadAnswers(started.dead);
     const stop = new AbortController();
     const seq = Number(started.seq);
     return {
@@ -138,6 +139,22 @@ export class AdmitTurn {
     };
   }
 
+  /**
+   * Keeps what the dead turns that `start_turn` ended had streamed. Its own statement, on this rare
+   * path only, so that starting a turn never touches `messages`; a crash right before it loses only that text.
+   */
+  private async keepDeadAnswers(turnIds: string[]): Promise<void> {
+    await this.txHost.statement('keep_dead_answers', () =>
+      this.txHost.tx.query(
+        `WITH dead AS (SELECT id, seq, session_id, agent FROM turns WHERE id = ANY($1::uuid[]))
+         , ${deadTurnAnswers.cte}
+         , counted AS (${sessionWrites.countStoredMessages('dead_answers')})
+         SELECT count(*) FROM dead_answers`,
+        [turnIds],
+      ),
+    );
+  }
+
   /** The key and the turn in one transaction: the key claimed, or a repeat; the lease taken, or neither is kept. */
   private async startClaimed(owner: string, sessionId: string, id: string, kind: TurnKind, claim: IdempotencyClaim) {
     let repeatOf: EarlierRequest | undefined;
@@ -157,20 +174,25 @@ export class AdmitTurn {
   }
 
   /** The one statement that starts a turn: the lease, the end of a dead turn left running (with its `done`), the turn's row. */
-  private async start(owner: string, sessionId: string, id: string, kind: TurnKind): Promise<{ agent: string; seq: string } | undefined> {
-    const rows: Array<{ agent: string; seq: string }> = await this.txHost.tx.query(
+  private async start(
+    owner: string,
+    sessionId: string,
+    id: string,
+    kind: TurnKind,
+  ): Promise<{ agent: string; seq: string; dead: string[] | null } | undefined> {
+    const rows: Array<{ agent: string; seq: string; dead: string[] | null }> = await this.txHost.tx.query(
       `WITH taken AS (${sessionWrites.takeLease({ session: '$1', turn: '$2', seconds: '$3', owner: '$4' })})
        , dead AS (
          -- A turn whose process died left its lease to expire; it is over.
          UPDATE turns SET status = 'interrupted', finished_at = now(), error = 'its lease expired'
          WHERE session_id = $1 AND status = 'running' AND EXISTS (SELECT 1 FROM taken)
-         RETURNING id, seq)
+         RETURNING id, seq, session_id, agent)
        , ${deadTurnEvents.cte}
        , started AS (
          INSERT INTO turns (id, session_id, kind, agent, status)
          SELECT $2, id, $5, current_agent, 'running' FROM taken
          RETURNING agent, seq)
-       SELECT agent, seq, ${deadTurnEvents.announced} AS announced FROM started`,
+       SELECT agent, seq, ${deadTurnEvents.announced} AS announced, (SELECT array_agg(id) FROM dead) AS dead FROM started`,
       [sessionId, id, this.lease.seconds, owner, kind],
     );
     return rows[0];
