@@ -1,8 +1,11 @@
 import { expect } from 'expect';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { startApp } from './support/app.js';
 import { circuitState, conformance, SMALL_BREAKER } from './support/conformance.js';
 import { createSession } from './support/conversation.js';
+import { metricValue } from './support/metrics.js';
 import { openai, ProviderStub, Shape } from './support/provider-stub.js';
 import { doneOf, eventsOf, postStream } from './support/sse.js';
 
@@ -133,6 +136,37 @@ describe('OpenAI-compatible providers: the circuit breaker', () => {
     expect(await circuitState(c.t.baseUrl)).toBe(2);
     const refused = await c.turn([openai.text('Not asked.')]);
     expect(eventsOf(refused, 'error').map((e) => e.data.code)).toEqual(['llm_unavailable']);
+  });
+});
+
+describe('OpenAI-compatible providers: nobody listening at LLM_BASE_URL', () => {
+  it('retried, then llm_error counted as a connection failure', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const t = await startApp({
+      LLM_BASE_URL: `http://127.0.0.1:${port}/v1`,
+      LLM_MODEL: 'm',
+      MULTI_AGENT_MODE: 'false',
+      LLM_MAX_RETRIES: '1',
+      LLM_RETRY_BASE_MS: '1',
+    });
+    const counts = async () => {
+      const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+      return [metricValue(text, 'llm_retries_total'), metricValue(text, 'llm_errors_total', { error_type: 'connection' })];
+    };
+    try {
+      const before = await counts();
+      const result = await postStream(`${t.baseUrl}/v1/sessions/${await createSession(t.baseUrl)}/messages`, { content: 'Hi' });
+      expect(doneOf(result).status).toBe('failed');
+      expect(eventsOf(result, 'error').map((e) => e.data.code)).toEqual(['llm_error']);
+      const after = await counts();
+      // One retry, then one failure of type `connection`.
+      expect([after[0] - before[0], after[1] - before[1]]).toEqual([1, 1]);
+    } finally {
+      await t.close();
+    }
   });
 });
 

@@ -17,7 +17,21 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
       rows: [{ role: 'assistant', content: 'A plain answer.' }],
       usage: { prompt: 11, completion: 7 },
     });
-    expect(c.stub.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+    const request = c.stub.requests.at(-1)!;
+    expect(request.path).toBe('/v1/chat/completions');
+    expect(request.headers.authorization).toBe('Bearer sk-test-key-0123456789');
+    expect(request.body).toMatchObject({ model: 'conformance-model', stream: true, stream_options: { include_usage: true } });
+  });
+
+  it('events split across network chunks, with CRLF line ends and a comment between them', async () => {
+    const first = chunk({ content: 'Split ' });
+    const second = chunk({ content: 'in two.' }, 'stop').replaceAll('\n', '\r\n');
+    const frames = [first.slice(0, 25), first.slice(25), ': keep-alive\r\n\r\n', second.slice(0, 40), second.slice(40), done];
+    await c.check([slowly({ frames }, 20)], {
+      status: 'completed',
+      text: 'Split in two.',
+      rows: [{ role: 'assistant', content: 'Split in two.' }],
+    });
   });
 
   it('reasoning deltas (`reasoning_content`) slower than the idle limit: streamed as reasoning, stored apart, never sent back', async () => {
@@ -117,6 +131,16 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
       code: 'llm_error',
       rows: [{ role: 'assistant', content: 'Half of it', status: 'interrupted' }],
       turnError: /ended before the answer was complete/,
+      errorType: 'connection',
+    });
+  });
+
+  it('a connection dropped in the middle of the stream: not retried after its first tokens, the text kept as interrupted', async () => {
+    await c.check([{ frames: [chunk({ content: 'Half of ' }), chunk({ content: 'it' })], cut: true }], {
+      status: 'failed',
+      code: 'llm_error',
+      rows: [{ role: 'assistant', content: 'Half of it', status: 'interrupted' }],
+      turnError: /broke off/,
       errorType: 'connection',
     });
   });

@@ -6,6 +6,7 @@ import { LlmTimeoutError } from './llm-errors.js';
  */
 export class IdleTimer {
   private heard = false;
+  private lastHeard = 0;
   private timer: NodeJS.Timeout;
 
   constructor(
@@ -16,18 +17,27 @@ export class IdleTimer {
     this.timer = setTimeout(() => onSilent(new LlmTimeoutError('The LLM sent nothing in time.')), firstByteMs);
   }
 
-  /** Anything arrived: a delta, a keep-alive comment, one byte. */
+  /**
+   * Anything arrived: a delta, a keep-alive comment, one byte. Called for every event, so it only
+   * notes the time; the timer looks at it when it fires (a `refresh()` per token cost more).
+   */
   alive(): void {
-    if (this.heard) {
-      this.timer.refresh();
-      return;
-    }
+    this.lastHeard = performance.now();
+    if (this.heard) return;
     this.heard = true;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.onSilent(new LlmTimeoutError('The LLM stopped sending tokens.')), this.idleMs);
+    this.wait(this.idleMs);
   }
 
   stop(): void {
     clearTimeout(this.timer);
+  }
+
+  private wait(ms: number): void {
+    this.timer = setTimeout(() => {
+      const quiet = performance.now() - this.lastHeard;
+      if (quiet >= this.idleMs) this.onSilent(new LlmTimeoutError('The LLM stopped sending tokens.'));
+      else this.wait(this.idleMs - quiet);
+    }, ms);
   }
 }

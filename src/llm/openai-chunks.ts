@@ -1,6 +1,8 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { AnswerTally, FinishReason } from './answer-tally.js';
+import { isDone } from './event-stream-reader.js';
 import type { LlmToolCall } from './llm-provider.js';
+import { errorObjectFailure, OpenAiRefusal, UnreadableAnswer } from './openai-wire.js';
 
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: unknown; reasoning?: unknown };
 type ToolCallPart = Omit<ChatCompletionChunk.Choice.Delta.ToolCall, 'index'> & { index?: number };
@@ -22,7 +24,26 @@ const FINISH: Record<string, FinishReason> = {
 export class OpenAiChunks {
   private readonly byIndex = new Map<number, LlmToolCall>();
 
+  private done = false;
+
   constructor(private readonly answer: AnswerTally) {}
+
+  /** One event's `data`: a chunk, an error object (thrown as `OpenAiRefusal`), or `[DONE]` (anything after it is ignored). */
+  addData(data: string): void {
+    if (this.done) return;
+    if (isDone(data)) {
+      this.done = this.answer.complete = true;
+      return;
+    }
+    let chunk: (ChatCompletionChunk & { error?: unknown }) | null;
+    try {
+      chunk = JSON.parse(data) as ChatCompletionChunk | null;
+    } catch {
+      throw new UnreadableAnswer('A stream event is not JSON.');
+    }
+    if (chunk?.error) throw new OpenAiRefusal(errorObjectFailure(chunk.error));
+    if (chunk && typeof chunk === 'object') this.add(chunk);
+  }
 
   add(chunk: ChatCompletionChunk): void {
     const choice = chunk.choices?.[0];
@@ -30,7 +51,7 @@ export class OpenAiChunks {
     if (delta) {
       this.answer.reasoning(delta.reasoning_content ?? delta.reasoning);
       this.answer.text(delta.content);
-      for (const part of (delta.tool_calls ?? []) as ToolCallPart[]) this.addToolCallPart(part);
+      if (delta.tool_calls) for (const part of delta.tool_calls as ToolCallPart[]) this.addToolCallPart(part);
     }
     if (choice?.finish_reason) {
       this.answer.finish = FINISH[choice.finish_reason] ?? 'stop';

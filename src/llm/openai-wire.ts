@@ -1,11 +1,50 @@
-import type { ChatCompletion } from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
+import type { ProviderFailure } from './llm-errors.js';
 
-const sse = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
+/** What the provider said went wrong: an error reply, or an error object inside a 200 stream or JSON answer. */
+export class OpenAiRefusal extends Error {
+  constructor(readonly failure: ProviderFailure) {
+    super(failure.message ?? 'The LLM provider refused the request.');
+  }
+}
 
-/** Turns a whole chat completion (a server that ignored `stream: true`) into the stream it stands for. */
-function completionAsStream(completion: ChatCompletion & { error?: unknown }): string {
-  if (completion.error !== undefined || !Array.isArray(completion.choices)) return `${sse(completion)}data: [DONE]\n\n`;
-  const chunk = {
+/** An answer that cannot be read: a chunk that is not JSON, a JSON answer that is no object. */
+export class UnreadableAnswer extends Error {}
+
+function asText(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
+}
+
+/** An error object as servers write it: `{message, type, code}` (OpenAI, vLLM), a bare string (Ollama), or anything else. */
+export function errorObjectFailure(error: unknown, status?: number): ProviderFailure {
+  if (typeof error === 'string') return { status, message: error || undefined };
+  const fields = (error && typeof error === 'object' ? error : {}) as Record<string, unknown>;
+  const message = typeof fields.message === 'string' ? fields.message : JSON.stringify(fields.message ?? error);
+  return { status, code: asText(fields.code), type: asText(fields.type), message: message || undefined };
+}
+
+/** An error reply's body in the shapes servers write: `{error: {…}}`, `{error: "…"}`, `{message, type, code}`, `{detail}`, text. */
+export function httpFailure(status: number, text: string): ProviderFailure {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (!body || typeof body !== 'object') return { status, message: text.trim() || undefined };
+  const b = body as Record<string, unknown>;
+  if (b.error) return errorObjectFailure(b.error, status);
+  const message = b.message ?? (typeof b.detail === 'string' ? b.detail : (b.detail ?? body));
+  return errorObjectFailure({ message, type: b.type, code: b.code }, status);
+}
+
+/** A whole chat completion (a server that ignored `stream: true`) as the one chunk it stands for. */
+export function completionAsChunk(body: unknown): ChatCompletionChunk {
+  if (!body || typeof body !== 'object') throw new UnreadableAnswer('The JSON answer is not an object.');
+  const completion = body as ChatCompletion & { error?: unknown };
+  if (completion.error) throw new OpenAiRefusal(errorObjectFailure(completion.error));
+  if (!Array.isArray(completion.choices)) return completion as unknown as ChatCompletionChunk;
+  return {
     id: completion.id,
     object: 'chat.completion.chunk',
     created: completion.created,
@@ -22,54 +61,7 @@ function completionAsStream(completion: ChatCompletion & { error?: unknown }): s
           tool_calls: message.tool_calls?.map((call, index) => ({ index, ...call })),
         },
       };
-    }),
+    }) as ChatCompletionChunk['choices'],
     usage: completion.usage,
   };
-  return `${sse(chunk)}data: [DONE]\n\n`;
-}
-
-/** Error bodies as servers write them (`{error: "…"}`, `{message, type, code}`, `{detail}`), in the `{error: {…}}` shape the SDK reads. */
-function normalisedError(body: unknown): unknown {
-  if (!body || typeof body !== 'object') return body;
-  const b = body as Record<string, unknown>;
-  if (b.error && typeof b.error === 'object') return body;
-  if (typeof b.error === 'string') return { error: { message: b.error } };
-  const message = b.message ?? (typeof b.detail === 'string' ? b.detail : JSON.stringify(b.detail ?? body));
-  return { error: { message, type: b.type, code: b.code } };
-}
-
-/**
- * Rewrites answers the OpenAI SDK would misread: a JSON completion to a streaming request (the SDK
- * would find no events in it and report an empty answer), and error bodies in other servers' shapes
- * (the SDK would drop their message).
- */
-export async function adaptOpenAiResponse(response: Response): Promise<Response> {
-  if (!(response.headers.get('content-type') ?? '').includes('json')) return response;
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return new Response(text, { status: response.status, statusText: response.statusText, headers: response.headers });
-  }
-  const headers = new Headers(response.headers);
-  if (response.ok) {
-    headers.set('content-type', 'text/event-stream');
-    return new Response(completionAsStream(body as ChatCompletion), { status: response.status, headers });
-  }
-  return new Response(JSON.stringify(normalisedError(body)), { status: response.status, statusText: response.statusText, headers });
-}
-
-/** Notices `data: [DONE]` in the raw bytes (the SDK swallows it), across chunk boundaries. */
-export class DoneMarker {
-  seen = false;
-  private tail = '';
-  private readonly decoder = new TextDecoder();
-
-  feed(chunk: Uint8Array): void {
-    if (this.seen) return;
-    const text = this.tail + this.decoder.decode(chunk, { stream: true });
-    this.seen = /data:\s*\[DONE\]/.test(text);
-    this.tail = text.slice(-16);
-  }
 }

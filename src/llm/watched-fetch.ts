@@ -4,7 +4,6 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface Watch {
   /** Every chunk of the body proves the provider alive, SSE comments and keep-alives included. */
   onAlive?: () => void;
-  onChunk?: (chunk: Uint8Array) => void;
 }
 
 const watches = new AsyncLocalStorage<Watch>();
@@ -15,20 +14,20 @@ export function watched<T>(watch: Watch, call: () => Promise<T>): Promise<T> {
 }
 
 /**
- * A `fetch` for an SDK client that lets the runtime see the raw answer: every body chunk reaches
- * the current request's watch before the SDK parses it (the SDKs drop comments and keep-alives
- * silently), and `adapt` may rewrite a response the SDK would misread.
+ * A `fetch` for an SDK client (Anthropic's) that lets the runtime see the raw answer: every body
+ * chunk reaches the current request's watch before the SDK parses it (the SDK drops comments and
+ * keep-alives silently).
  */
-export function watchedFetch(adapt?: (response: Response) => Promise<Response>): typeof fetch {
+export function watchedFetch(): typeof fetch {
   return async (input, init) => {
     const watch = watches.getStore();
-    const response = adapt ? await adapt(await fetch(input, init)) : await fetch(input, init);
-    if (!watch || !response.body) return response;
+    const response = await fetch(input, init);
+    if (!watch?.onAlive || !response.body) return response;
+    const onAlive = watch.onAlive;
     const body = response.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
-          watch.onAlive?.();
-          watch.onChunk?.(chunk);
+          onAlive();
           controller.enqueue(chunk);
         },
       }),

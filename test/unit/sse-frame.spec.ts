@@ -3,8 +3,10 @@ import { expect } from 'expect';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { describe, it } from 'node:test';
 import { eventIdOf, parseLastEventId, turnSeqOf } from '../../src/turns/event-log/event-ids.js';
+import { eventsOfRows, storedEventsJson } from '../../src/turns/event-log/stored-events.js';
 import { events } from '../../src/turns/protocol/events.js';
 import { frameSse, SSE_PING, sseRetry } from '../../src/turns/protocol/sse-frame.js';
+import type { TurnEvent } from '../../src/turns/protocol/turn-event.js';
 
 function parse(text: string): EventSourceMessage[] {
   const out: EventSourceMessage[] = [];
@@ -82,5 +84,31 @@ describe('event ids', () => {
     expect(parseLastEventId(' 42000001 ')).toBe(42_000_001);
     for (const bad of ['abc', '-5', '1.5', '12', '99999999999999999', '1e9'])
       expect(() => parseLastEventId(bad)).toThrow(expect.objectContaining({ code: 'bad_last_event_id' }));
+  });
+});
+
+describe('stored events (turn_events.events)', () => {
+  const sent = [
+    { ...events.turn('t', 's', 'coder'), id: 11 },
+    { ...events.token('Hello "you"\n'), id: 12 },
+    { ...events.reasoning('hm'), id: 13 },
+    { ...events.token('!'), id: 14 },
+  ];
+
+  it('keep a token as its bare delta, any other event as {type, data}, and read back as sent', () => {
+    const json = storedEventsJson(sent);
+    expect(JSON.parse(json)).toEqual([
+      { type: 'turn', data: { turnId: 't', sessionId: 's', agent: 'coder' } },
+      'Hello "you"\n',
+      { type: 'reasoning', data: { delta: 'hm' } },
+      '!',
+    ]);
+    expect(eventsOfRows([{ first_id: '11', events: JSON.parse(json) }], 12)).toEqual(sent.slice(2));
+    expect(eventsOfRows([{ first_id: 11, events: JSON.parse(json) }], 0)).toEqual(sent);
+  });
+
+  it('read rows written with tokens as objects the same', () => {
+    const old = sent.map(({ type, data }) => ({ type, data }) as TurnEvent);
+    expect(eventsOfRows([{ first_id: '11', events: old }], 0)).toEqual(sent);
   });
 });

@@ -1,18 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import type { StampedEvent, TurnEvent } from '../protocol/turn-event.js';
+import type { StampedEvent } from '../protocol/turn-event.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 import { EventAnnouncer, TURN_EVENTS_CHANNEL } from './event-announcer.js';
 import { messageWrites } from '../../messages/message-writes.js';
 import { recoveredDoneIdSql, spanOf, TURN_SPAN } from './event-ids.js';
 import { EventRow, TurnEventRecorder } from './turn-event-recorder.js';
 import { EventWriter } from './event-writer.js';
-
-/** The events of stored rows with their ids (`first_id` + position), after `after`. */
-export function eventsOfRows(rows: Array<{ first_id: string | number; events: TurnEvent[] }>, after: number): StampedEvent[] {
-  return rows.flatMap((row) =>
-    row.events.map((event, i) => ({ ...event, id: Number(row.first_id) + i }) as StampedEvent).filter((event) => event.id > after),
-  );
-}
+import { eventsOfRows, storedEventsJson, type StoredEvent } from './stored-events.js';
 
 /**
  * The stored events of turns (`turn_events`, owned by the turns module): the recorders whose rows
@@ -35,9 +29,8 @@ export class EventLog {
 
   /** An INSERT of `row` for `turnId`, its values appended to `params`: a statement of its own, or the end of a CTE. */
   insertSql(turnId: string, row: Omit<EventRow, 'turnId'>, params: unknown[]): string {
-    const events = row.events.map(({ type, data }) => ({ type, data }) as TurnEvent);
     const p = (value: unknown) => `$${params.push(value)}`;
-    return `INSERT INTO turn_events (id, first_id, turn_id, events) VALUES (${p(row.lastId)}, ${p(row.firstId)}, ${p(turnId)}, ${p(JSON.stringify(events))}::jsonb)`;
+    return `INSERT INTO turn_events (id, first_id, turn_id, events) VALUES (${p(row.lastId)}, ${p(row.firstId)}, ${p(turnId)}, ${p(storedEventsJson(row.events))}::jsonb)`;
   }
 
   /** Tells the other instances, once the row up to `lastId` has committed. */
@@ -49,7 +42,7 @@ export class EventLog {
   async read(seq: number, after: number): Promise<StampedEvent[]> {
     const { before, last } = spanOf(seq);
     // A turn's rows lie in its own range of ids: the primary key alone finds them.
-    const rows: Array<{ first_id: string; events: TurnEvent[] }> = await this.txHost.tx.query(
+    const rows: Array<{ first_id: string; events: StoredEvent[] }> = await this.txHost.tx.query(
       `SELECT first_id, events FROM turn_events WHERE id > $1 AND id <= $2 ORDER BY id`,
       [Math.max(after, before), last],
     );

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseNotifications } from '../../database/database-notifications.js';
-import type { StampedEvent, TurnEvent } from '../protocol/turn-event.js';
+import type { StampedEvent } from '../protocol/turn-event.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 import { TURN_EVENTS_CHANNEL } from './event-announcer.js';
 import { spanOf, turnSeqOf } from './event-ids.js';
-import { eventsOfRows } from './event-log.js';
+import { eventsOfRows, type StoredEvent } from './stored-events.js';
 
 /** A stream following a turn that runs elsewhere: told every stored event after `last`, in order. */
 export interface RemoteFollower {
@@ -78,7 +78,7 @@ export class RemoteTail {
         const froms = turns.map((turnId) => Math.min(...[...this.followers.get(turnId)!].map((f) => f.last)));
         if (turns.length === 0) continue;
         try {
-          const rows: Array<{ first_id: string; id: string; events: TurnEvent[] }> = await this.txHost.tx.query(
+          const rows: Array<{ first_id: string; id: string; events: StoredEvent[] }> = await this.txHost.tx.query(
             `SELECT e.first_id, e.id, e.events
              FROM unnest($1::bigint[], $2::bigint[]) AS f(after, last)
              JOIN turn_events e ON e.id > f.after AND e.id <= f.last
@@ -95,8 +95,8 @@ export class RemoteTail {
     }
   }
 
-  private deliver(turns: string[], rows: Array<{ first_id: string; id: string; events: TurnEvent[] }>): void {
-    const bySeq = new Map<number, Array<{ first_id: string; events: TurnEvent[] }>>();
+  private deliver(turns: string[], rows: Array<{ first_id: string; id: string; events: StoredEvent[] }>): void {
+    const bySeq = new Map<number, Array<{ first_id: string; events: StoredEvent[] }>>();
     for (const row of rows) {
       const seq = turnSeqOf(Number(row.id));
       const list = bySeq.get(seq);

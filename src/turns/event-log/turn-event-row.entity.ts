@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { TurnEvent } from '../protocol/turn-event.js';
+import type { StoredEvent } from './stored-events.js';
 
 /**
  * Consecutive events of one turn, kept for replay: the events a turn sent within at most 100 ms
@@ -20,9 +20,9 @@ export class TurnEventRowEntity {
   @Column({ name: 'turn_id', type: 'uuid' })
   turnId: string;
 
-  /** The events in order, `{type, data}` as the stream sends them. */
+  /** The events in order: `{type, data}` as the stream sends them, a `token` as its bare delta (`stored-events.ts`). */
   @Column({ type: 'jsonb' })
-  events: TurnEvent[];
+  events: StoredEvent[];
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

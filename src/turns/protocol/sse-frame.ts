@@ -16,5 +16,7 @@ export function sseRetry(ms: number): string {
 /** One event as Server-Sent Events bytes: `id:`, `event:` (the type) and one `data:` line of JSON. */
 export function frameSse(event: StampedEvent): string {
   // JSON.stringify escapes newlines inside strings, so the data always fits on one line.
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+  // A token (nearly every event) is framed from its delta alone: a string is quicker to stringify than an object.
+  const data = event.type === 'token' ? `{"delta":${JSON.stringify(event.data.delta)}}` : JSON.stringify(event.data);
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${data}\n\n`;
 }

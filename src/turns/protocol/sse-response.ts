@@ -24,40 +24,43 @@ export interface StreamTiming {
  * line, with a `: ping` comment every `pingSeconds`. The status line goes out with the first event
  * or the first ping, so a turn refused before it started answers with a JSON error instead, and a
  * stream that ends before either (nothing to replay) is a 204, which stops EventSource reconnecting.
- * Writes made in one tick leave in one packet. Completes once the response has ended; unsubscribing
+ * The frames of one tick leave as one write. Completes once the response has ended; unsubscribing
  * (the client left) stops the events. The events, `done` last, come from the turn's lifetime or its
  * stored rows; this only frames and sends them.
  */
 export function writeEventStream(events$: Observable<StampedEvent>, res: Response, timing: StreamTiming): Observable<null> {
   return new Observable<null>((subscriber) => {
-    let corked = false;
     let finished = false;
+    // The frames of one tick, sent as one write: one chunk of the chunked body, not one (and four
+    // buffered pieces) per token.
+    let queued = '';
+    let scheduled = false;
 
-    // Node 22 drops what was written while corked if end() comes in the same tick: uncork first.
-    const uncork = () => {
-      if (!corked) return;
-      corked = false;
-      res.uncork();
+    const flush = () => {
+      scheduled = false;
+      if (!queued) return;
+      const chunk = queued;
+      queued = '';
+      if (!res.writableEnded && !res.destroyed) res.write(chunk);
     };
     const write = (chunk: string) => {
       if (res.writableEnded || res.destroyed) return;
-      if (!corked) {
-        corked = true;
-        res.cork();
-        process.nextTick(uncork);
-      }
       if (!res.headersSent) {
         res.writeHead(200, HEADERS);
-        res.write(sseRetry(timing.retryMs));
+        queued = sseRetry(timing.retryMs);
       }
-      res.write(chunk);
+      queued += chunk;
+      if (!scheduled) {
+        scheduled = true;
+        process.nextTick(flush);
+      }
     };
     const ping = setInterval(() => write(SSE_PING), timing.pingSeconds * 1000);
     ping.unref();
     const end = () => {
       finished = true;
       clearInterval(ping);
-      uncork();
+      flush();
       if (!res.headersSent) res.status(204);
       res.end();
       subscriber.next(null);
@@ -83,7 +86,7 @@ export function writeEventStream(events$: Observable<StampedEvent>, res: Respons
       clearInterval(ping);
       subscription.unsubscribe();
       if (!finished && !res.writableEnded) {
-        uncork();
+        flush();
         res.end();
       }
     };
