@@ -74,9 +74,10 @@ export const deadTurnEvents = {
 export const deadTurnAnswers = {
   cte: `dead_partial AS (
     SELECT d.id AS turn_id, d.session_id,
-           COALESCE((array_agg(x.ev->'data'->>'to' ORDER BY e.id DESC, x.n DESC) FILTER (WHERE x.ev->>'type' = 'agent_switched'))[1], d.agent) AS agent,
-           string_agg(x.ev->'data'->>'delta', '' ORDER BY e.id, x.n)
-             FILTER (WHERE x.ev->>'type' = 'token' AND e.first_id + x.n > COALESCE(m.last_message, 0)) AS content
+           COALESCE((array_agg(x.ev->'data'->>'to' ORDER BY e.id DESC, x.n DESC) FILTER (WHERE jsonb_typeof(x.ev) = 'object' AND x.ev->>'type' = 'agent_switched'))[1], d.agent) AS agent,
+           -- A token is stored as its bare delta (stored-events.ts), or as {type, data} in older rows.
+           string_agg(CASE WHEN jsonb_typeof(x.ev) = 'string' THEN x.ev #>> '{}' ELSE x.ev->'data'->>'delta' END, '' ORDER BY e.id, x.n)
+             FILTER (WHERE (jsonb_typeof(x.ev) = 'string' OR x.ev->>'type' = 'token') AND e.first_id + x.n > COALESCE(m.last_message, 0)) AS content
     FROM dead d
     JOIN turn_events e ON e.id > d.seq * ${TURN_SPAN} AND e.id < ${recoveredDoneIdSql('d.seq')}
     CROSS JOIN LATERAL jsonb_array_elements(e.events) WITH ORDINALITY AS x(ev, n)
