@@ -16,6 +16,7 @@ import {
   LlmTimeoutError,
 } from './llm-errors.js';
 import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
+import { LlmSpan } from './llm-span.js';
 
 const CIRCUIT_STATE: Record<CircuitPhase, number> = { closed: 0, half_open: 1, open: 2 };
 
@@ -78,6 +79,7 @@ export class LlmClient implements OnModuleDestroy {
    */
   async stream(request: LlmRequest, onEvent: (event: LlmEvent) => void): Promise<void> {
     const started = performance.now();
+    const span = new LlmSpan(this.provider.name, this.provider.model);
     // The whole answer's bound, retries and waits for the first token included.
     const deadline = new AbortController();
     const total = setTimeout(() => deadline.abort(new LlmTimeoutError('The LLM answer took too long.')), this.settings.LLM_TIMEOUT_MS);
@@ -92,14 +94,20 @@ export class LlmClient implements OnModuleDestroy {
         this.tokens.observe({ ...this.labels, gen_ai_token_type: 'input' }, event.inputTokens);
         this.tokens.observe({ ...this.labels, gen_ai_token_type: 'output' }, event.outputTokens);
       }
+      span.observe(event);
       onEvent(event);
     };
     try {
       await this.withRetries({ ...request, signal }, deliver, () => delivered);
+      span.succeeded();
     } catch (error) {
-      if (request.signal.aborted) throw request.signal.reason;
+      if (request.signal.aborted) {
+        span.abandoned();
+        throw request.signal.reason;
+      }
       const failure = classifyLlmError(deadline.signal.aborted ? deadline.signal.reason : error);
       this.errors.inc({ gen_ai_provider_name: this.provider.name, error_type: failure.type });
+      span.failed(failure.type, failure.code);
       throw failure;
     } finally {
       clearTimeout(total);
