@@ -8,6 +8,8 @@ import { expect } from 'expect';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { createServer as createTcpServer, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { loadSettings } from '../src/config/settings.js';
@@ -50,10 +52,10 @@ describe('tracing', () => {
   }
 
   /** One turn of a session whose agent is `ask` (no routing call): its id. */
-  async function turn(baseUrl: string, content: string, status = 'completed', headers: Record<string, string> = {}): Promise<string> {
+  async function turn(baseUrl: string, content: string): Promise<string> {
     const session = await createSession(baseUrl, { agentType: 'ask' });
-    const result = await postStream(`${baseUrl}/v1/sessions/${session}/messages`, { content }, { headers });
-    expect(doneOf(result).status).toBe(status);
+    const result = await postStream(`${baseUrl}/v1/sessions/${session}/messages`, { content });
+    expect(doneOf(result).status).toBe('completed');
     return eventsOf(result, 'turn')[0].data.turnId;
   }
 
@@ -187,17 +189,32 @@ describe('tracing', () => {
     await stop(service);
   });
 
-  it("end the spans of a failed LLM call and its turn as errors, in the caller's trace", async () => {
+  it("end the spans of failed LLM calls and their turn as errors, in the caller's trace", async () => {
     const { service, baseUrl } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_BSP_SCHEDULE_DELAY: '50' });
+    // The orchestrator's routing call fails (routed by keywords instead, with a warning), then the agent's.
     stub.reply({ status: 400 });
+    const session = await createSession(baseUrl);
     const [callerTrace, callerSpan] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
-    const turnId = await turn(baseUrl, 'Hello?', 'failed', { traceparent: `00-${callerTrace}-${callerSpan}-01` });
-    const { spans, request, turn: turnSpan } = await traceOf(turnId);
+    const result = await postStream(
+      `${baseUrl}/v1/sessions/${session}/messages`,
+      { content: 'Fix the bug in main.ts' },
+      { headers: { traceparent: `00-${callerTrace}-${callerSpan}-01` } },
+    );
+    expect(doneOf(result).status).toBe('failed');
+    const { spans, request, turn: turnSpan } = await traceOf(eventsOf(result, 'turn')[0].data.turnId);
     expect(request).toMatchObject({ traceId: callerTrace, parentSpanId: callerSpan });
     expect(turnSpan).toMatchObject({ statusCode: STATUS_ERROR, attributes: { 'turn.status': 'failed' } });
-    const [llm] = named(spans, 'chat stub');
-    expect(llm).toMatchObject({ statusCode: STATUS_ERROR, parentSpanId: turnSpan.spanId, attributes: { 'error.type': 'bad_request' } });
-    expect(llm.attributes['gen_ai.response.finish_reasons']).toBeUndefined();
+    const llm = named(spans, 'chat stub');
+    expect(llm).toHaveLength(2);
+    for (const call of llm) {
+      expect(call).toMatchObject({ statusCode: STATUS_ERROR, parentSpanId: turnSpan.spanId, attributes: { 'error.type': 'bad_request' } });
+      expect(call.attributes['gen_ai.response.finish_reasons']).toBeUndefined();
+    }
+    expect(named(spans, 'switch_agent')[0]?.parentSpanId).toBe(turnSpan.spanId);
+
+    // A line written inside the turn names the turn's span.
+    const warned = await service.line((l) => l.msg === 'classification call failed; routing by keywords');
+    expect(warned).toMatchObject({ trace_id: callerTrace, span_id: turnSpan.spanId });
     await stop(service);
   });
 
@@ -209,6 +226,27 @@ describe('tracing', () => {
     const turnSpan = receiver.spans.find((s) => s.name === 'turn' && s.attributes['turn.id'] === turnId);
     expect(turnSpan).toBeDefined();
     expect(named(spansOfTrace(turnSpan!.traceId), 'finish_turn')).toHaveLength(1);
+  });
+
+  it('stop without waiting long for a collector that never answers, saying the last spans were lost', async () => {
+    // Takes the connection and the request, and never answers.
+    const held: Socket[] = [];
+    const hung = createTcpServer((socket) => held.push(socket.on('error', () => undefined)));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const { service, baseUrl } = await start({
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`,
+        OTEL_BSP_SCHEDULE_DELAY: '60000',
+      });
+      stub.reply({ text: 'Lost.' });
+      await turn(baseUrl, 'Hi');
+      await stop(service);
+      expect(service.lines.find((l) => l.msg === 'the last spans could not be sent before the stop')).toMatchObject({ boundMs: 2000 });
+      expect(service.lines.some((l) => l.msg === 'stopped')).toBe(true);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
   });
 
   it('send nothing and name no trace in the logs without OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
