@@ -220,12 +220,19 @@ describe('tracing', () => {
 
   it('send the last spans when the service stops, however long the batch would still wait', async () => {
     const { service, baseUrl } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_BSP_SCHEDULE_DELAY: '60000' });
-    stub.reply({ text: 'Short.' });
+    // A first attempt that fails and is retried: still one LLM call, which succeeded.
+    let calls = 0;
+    stub.respond(() => (calls++ === 0 ? { status: 503 } : { text: 'Short.' }));
     const turnId = await turn(baseUrl, 'Hi');
     await stop(service);
     const turnSpan = receiver.spans.find((s) => s.name === 'turn' && s.attributes['turn.id'] === turnId);
     expect(turnSpan).toBeDefined();
-    expect(named(spansOfTrace(turnSpan!.traceId), 'finish_turn')).toHaveLength(1);
+    const spans = spansOfTrace(turnSpan!.traceId);
+    expect(named(spans, 'finish_turn')).toHaveLength(1);
+    const llm = named(spans, 'chat stub');
+    expect(llm).toHaveLength(1);
+    expect(llm[0]).toMatchObject({ events: ['retry'], attributes: { 'gen_ai.response.finish_reasons': ['stop'] } });
+    expect(llm[0].statusCode).not.toBe(STATUS_ERROR);
   });
 
   it('stop without waiting long for a collector that never answers, saying the last spans were lost', async () => {

@@ -98,7 +98,7 @@ export class LlmClient implements OnModuleDestroy {
       onEvent(event);
     };
     try {
-      await this.withRetries({ ...request, signal }, deliver, () => delivered);
+      await this.withRetries({ ...request, signal }, deliver, () => delivered, span);
       span.succeeded();
     } catch (error) {
       if (request.signal.aborted) {
@@ -119,16 +119,23 @@ export class LlmClient implements OnModuleDestroy {
    * Attempts until one succeeds or fails for good. The wait between attempts ends as soon as the
    * turn stops (cockatiel's retry policy waits it out, and then runs the next attempt anyway).
    */
-  private async withRetries(request: LlmRequest, deliver: (event: LlmEvent) => void, delivered: () => boolean): Promise<void> {
+  private async withRetries(
+    request: LlmRequest,
+    deliver: (event: LlmEvent) => void,
+    delivered: () => boolean,
+    span: LlmSpan,
+  ): Promise<void> {
     let backoff: IBackoff<unknown> | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.attempt(request, deliver, delivered);
       } catch (error) {
-        const retryable = !(error instanceof LlmStreamBrokeOff) && isRetryable(classifyLlmError(error));
+        const failure = classifyLlmError(error);
+        const retryable = !(error instanceof LlmStreamBrokeOff) && isRetryable(failure);
         if (!retryable || request.signal.aborted || attempt > this.settings.LLM_MAX_RETRIES) throw error;
         backoff = (backoff ?? this.backoff).next(undefined);
         this.retries.inc({ gen_ai_provider_name: this.provider.name });
+        span.retrying(attempt, failure.type);
         await sleep(backoff.duration, undefined, { signal: request.signal });
       }
     }

@@ -45,6 +45,11 @@ export class LlmSpan {
     }
   }
 
+  /** An attempt failed before its first token and the call tries again. */
+  retrying(attempt: number, errorType: string): void {
+    this.span.addEvent('retry', { attempt, [ATTR_ERROR_TYPE]: errorType });
+  }
+
   /**
    * A complete answer either stops or asks for tools: the providers raise every other ending (cut at
    * the output limit, filtered, broken off) as an `LlmError`, which ends the span as failed instead.
