@@ -12,6 +12,7 @@ import { SafeInputPipe } from './common/safe-input.pipe.js';
 import { openApiDocument } from './common/openapi-document.js';
 import { Settings } from './config/settings.js';
 import { validationError } from './errors/validation-errors.js';
+import { httpServerSpans } from './observability/http-spans.js';
 
 /** Builds the whole service from validated settings; `main.ts` and the tests share it. */
 export async function createApp(settings: Settings): Promise<NestExpressApplication> {
@@ -20,6 +21,8 @@ export async function createApp(settings: Settings): Promise<NestExpressApplicat
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  // First, so that the request's span covers reading its body and is active for all that follows.
+  if (settings.OTEL_EXPORTER_OTLP_ENDPOINT) app.use(httpServerSpans());
   // Helmet's defaults suit Swagger UI (its scripts are served from /docs, its styles are inline),
   // except upgrade-insecure-requests, which breaks the UI on a plain-http address other than localhost.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));

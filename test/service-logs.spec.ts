@@ -4,63 +4,18 @@
  * error carries the message in its parameters and details.
  */
 import { expect } from 'expect';
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { afterTokens, createSession, streamInBackground } from './support/conversation.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
 import { OpenAiStub } from './support/openai-stub.js';
+import { LoggedService } from './support/logged-service.js';
 import { doneOf, eventsOf, postStream } from './support/sse.js';
-
-const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type LogLine = Record<string, any>;
-
-/** The service as a child process, its stdout read as JSON log lines. */
-class ServiceProcess {
-  readonly lines: LogLine[] = [];
-  output = '';
-  private readonly waiters = new Set<() => void>();
-  readonly child: ChildProcess;
-
-  constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let pending = '';
-    this.child.stdout!.on('data', (chunk: Buffer) => {
-      this.output += chunk.toString();
-      pending += chunk.toString();
-      const complete = pending.split('\n');
-      pending = complete.pop() ?? '';
-      for (const line of complete) if (line.trim()) this.lines.push(JSON.parse(line) as LogLine);
-      for (const wake of this.waiters) wake();
-    });
-    this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-  }
-
-  /** The first log line that matches, once it is written. */
-  async line(match: (line: LogLine) => boolean): Promise<LogLine> {
-    for (;;) {
-      const found = this.lines.find(match);
-      if (found) return found;
-      if (this.child.exitCode !== null) throw new Error(`the service exited (${this.child.exitCode}):\n${this.output}`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.waiters.delete(wake);
-          resolve();
-        };
-        this.waiters.add(wake);
-        this.child.once('exit', wake);
-      });
-    }
-  }
-}
 
 describe('the service logs', () => {
   let db: { name: string; url: string };
-  let service: ServiceProcess;
+  let service: LoggedService;
   let baseUrl: string;
   const stub = new OpenAiStub();
   const secret = `purple-elephant-${randomBytes(6).toString('hex')}`;
@@ -68,7 +23,7 @@ describe('the service logs', () => {
   before(async () => {
     db = await createTestDatabase();
     const llm = await stub.start();
-    service = new ServiceProcess({
+    service = new LoggedService({
       DATABASE_URL: db.url,
       PORT: '0',
       LOG_LEVEL: 'debug',

@@ -270,6 +270,27 @@ export class Settings {
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
+
+  /** The OTLP/HTTP collector traces go to (`/v1/traces` is appended); unset: tracing is off and no SDK is loaded. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, require_protocol: true, protocols: ['http', 'https'] },
+    { message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL' },
+  )
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+
+  /** `service.name` of the traces. */
+  @IsString()
+  @Matches(/^\S{1,100}$/, { message: 'OTEL_SERVICE_NAME must be 1 to 100 characters without spaces' })
+  OTEL_SERVICE_NAME = 'agent-runtime';
+
+  /** How long finished spans wait to be sent in a batch. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  OTEL_BSP_SCHEDULE_DELAY = 5_000;
 }
 
 export class InvalidSettingsError extends Error {}
@@ -299,6 +320,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     'LLM_MODEL',
     'API_KEYS',
     'APPROVAL_POLICY_FILE',
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
   ]) {
     const value = env[name];
     if (value !== undefined) raw[name] = value;

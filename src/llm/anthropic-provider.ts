@@ -28,6 +28,8 @@ export class AnthropicProvider extends LlmProvider {
       maxRetries: 0,
       timeout: settings.LLM_TIMEOUT_MS,
       fetch: watchedFetch(),
+      // The SDK's own spans (and the `traceparent` it would send to Anthropic) would repeat the runtime's LLM span (`llm-span.ts`).
+      openTelemetry: false,
     });
   }
 

@@ -16,6 +16,7 @@ import {
   LlmTimeoutError,
 } from './llm-errors.js';
 import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
+import { LlmSpan } from './llm-span.js';
 
 const CIRCUIT_STATE: Record<CircuitPhase, number> = { closed: 0, half_open: 1, open: 2 };
 
@@ -78,6 +79,7 @@ export class LlmClient implements OnModuleDestroy {
    */
   async stream(request: LlmRequest, onEvent: (event: LlmEvent) => void): Promise<void> {
     const started = performance.now();
+    const span = new LlmSpan(this.provider.name, this.provider.model);
     // The whole answer's bound, retries and waits for the first token included.
     const deadline = new AbortController();
     const total = setTimeout(() => deadline.abort(new LlmTimeoutError('The LLM answer took too long.')), this.settings.LLM_TIMEOUT_MS);
@@ -92,14 +94,20 @@ export class LlmClient implements OnModuleDestroy {
         this.tokens.observe({ ...this.labels, gen_ai_token_type: 'input' }, event.inputTokens);
         this.tokens.observe({ ...this.labels, gen_ai_token_type: 'output' }, event.outputTokens);
       }
+      span.observe(event);
       onEvent(event);
     };
     try {
-      await this.withRetries({ ...request, signal }, deliver, () => delivered);
+      await this.withRetries({ ...request, signal }, deliver, () => delivered, span);
+      span.succeeded();
     } catch (error) {
-      if (request.signal.aborted) throw request.signal.reason;
+      if (request.signal.aborted) {
+        span.abandoned();
+        throw request.signal.reason;
+      }
       const failure = classifyLlmError(deadline.signal.aborted ? deadline.signal.reason : error);
       this.errors.inc({ gen_ai_provider_name: this.provider.name, error_type: failure.type });
+      span.failed(failure.type, failure.code);
       throw failure;
     } finally {
       clearTimeout(total);
@@ -111,16 +119,23 @@ export class LlmClient implements OnModuleDestroy {
    * Attempts until one succeeds or fails for good. The wait between attempts ends as soon as the
    * turn stops (cockatiel's retry policy waits it out, and then runs the next attempt anyway).
    */
-  private async withRetries(request: LlmRequest, deliver: (event: LlmEvent) => void, delivered: () => boolean): Promise<void> {
+  private async withRetries(
+    request: LlmRequest,
+    deliver: (event: LlmEvent) => void,
+    delivered: () => boolean,
+    span: LlmSpan,
+  ): Promise<void> {
     let backoff: IBackoff<unknown> | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.attempt(request, deliver, delivered);
       } catch (error) {
-        const retryable = !(error instanceof LlmStreamBrokeOff) && isRetryable(classifyLlmError(error));
+        const failure = classifyLlmError(error);
+        const retryable = !(error instanceof LlmStreamBrokeOff) && isRetryable(failure);
         if (!retryable || request.signal.aborted || attempt > this.settings.LLM_MAX_RETRIES) throw error;
         backoff = (backoff ?? this.backoff).next(undefined);
         this.retries.inc({ gen_ai_provider_name: this.provider.name });
+        span.retrying(attempt, failure.type);
         await sleep(backoff.duration, undefined, { signal: request.signal });
       }
     }

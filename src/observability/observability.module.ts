@@ -9,11 +9,12 @@ import { HealthController } from './health.controller.js';
 import { HttpMetricsMiddleware, httpRequestDuration } from './http-metrics.middleware.js';
 import { errorSerializers } from './log-redaction.js';
 import { ShutdownState } from './shutdown-state.js';
+import { startTracing, traceIds, Tracing } from './tracing.js';
 import { UnexpectedErrors } from './unexpected-errors.js';
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 
-/** Structured logs with a request id, `/health/*`, `/metrics`, and the stop on unexpected errors. */
+/** Structured logs with a request id, `/health/*`, `/metrics`, traces when a collector is set, and the stop on unexpected errors. */
 @Global()
 @Module({
   imports: [
@@ -33,6 +34,8 @@ const REQUEST_ID = /^[\w.:-]{1,100}$/;
           // Keys never reach the logs.
           redact: ['req.headers.authorization', 'req.headers.cookie'],
           autoLogging: { ignore: (req: IncomingMessage) => req.url?.startsWith('/health') === true },
+          // With tracing on, each line written inside a span names it (`trace_id`, `span_id`).
+          mixin: settings.OTEL_EXPORTER_OTLP_ENDPOINT ? traceIds : undefined,
         },
       }),
     }),
@@ -42,6 +45,7 @@ const REQUEST_ID = /^[\w.:-]{1,100}$/;
   controllers: [HealthController],
   providers: [
     ShutdownState,
+    { provide: Tracing, inject: [Settings], useFactory: startTracing },
     httpRequestDuration,
     HttpMetricsMiddleware,
     UnexpectedErrors,

@@ -5,6 +5,7 @@ import type { Counter, Histogram } from 'prom-client';
 import { DataSource, EntityManager } from 'typeorm';
 import { Settings } from '../config/settings.js';
 import { NoUnitOfWorkError } from './transaction-errors.js';
+import { inTransactionSpan, untraced } from './transaction-span.js';
 import { UnitOfWork } from './unit-of-work.js';
 
 /** The micro-transaction under way in this async context. */
@@ -52,13 +53,19 @@ export class TransactionHost {
   /** Runs `work` as the named micro-transaction `operation` of the current Unit of Work (BEGIN … COMMIT, retried when transient). */
   transaction<T>(operation: string, work: () => Promise<T>): Promise<T> {
     this.refuseNesting(operation);
-    return this.unitOfWork.transaction(operation, (manager) => this.active.run({ operation, manager }, work));
+    const uow = this.unitOfWork;
+    return inTransactionSpan(operation, 'transaction', () =>
+      uow.transaction(operation, (manager) => this.active.run({ operation, manager }, work)),
+    );
   }
 
   /** Like `transaction()` for work that is exactly one SQL statement, which PostgreSQL runs atomically: no BEGIN/COMMIT. */
   statement<T>(operation: string, work: () => Promise<T>): Promise<T> {
     this.refuseNesting(operation);
-    return this.unitOfWork.statement(operation, (manager) => this.active.run({ operation, manager }, work));
+    const uow = this.unitOfWork;
+    return inTransactionSpan(operation, 'statement', () =>
+      uow.statement(operation, (manager) => this.active.run({ operation, manager }, work)),
+    );
   }
 
   /** A Unit of Work for a route (the interceptor opens one per request or stream). */
@@ -77,11 +84,11 @@ export class TransactionHost {
     return this.active.exit(() => this.units.run(uow, fn));
   }
 
-  /** Background work (sweeps, lease renewal) in a Unit of Work of its own, ended when `fn` settles. */
+  /** Background work (sweeps, lease renewal) in a Unit of Work of its own, ended when `fn` settles; never traced. */
   async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const uow = this.open(name, true);
     try {
-      const result = await this.units.run(uow, fn);
+      const result = await untraced(() => this.units.run(uow, fn));
       await uow.end('completed');
       return result;
     } catch (error) {

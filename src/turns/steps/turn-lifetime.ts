@@ -15,6 +15,7 @@ import { EventLog } from '../event-log/event-log.js';
 import { LocalTurns } from '../event-log/local-turns.js';
 import { IdempotencyKeys } from '../../idempotency/idempotency-keys.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
+import { inTurnSpan } from '../turn-span.js';
 
 /**
  * A turn's stream from its first event to its last: `turn` first, then the kick-off and the agent
@@ -26,7 +27,7 @@ import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 export class TurnLifetime implements BeforeApplicationShutdown {
   private readonly logger = new Logger(TurnLifetime.name);
   /** This process's turns and the promise of each one's end. */
-  private readonly running = new Map<string, { turn: Turn; work: Promise<void> }>();
+  private readonly running = new Map<string, { turn: Turn; work: Promise<unknown> }>();
 
   constructor(
     private readonly txHost: TransactionHost,
@@ -56,7 +57,7 @@ export class TurnLifetime implements BeforeApplicationShutdown {
       this.streamsActive.inc();
       // The turn's writes go to its stream's Unit of Work wherever the subscription runs.
       const work = this.txHost
-        .within(turn.uow, () => this.drive(turn, kickoff, deliver))
+        .within(turn.uow, () => inTurnSpan(turn, () => this.drive(turn, kickoff, deliver)))
         .finally(() => {
           this.local.remove(turn.id);
           this.running.delete(turn.id);
@@ -142,7 +143,7 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     return !this.running.has(turnId);
   }
 
-  private async drive(turn: Turn, kickoff: Kickoff, deliver: (event: StampedEvent) => void): Promise<void> {
+  private async drive(turn: Turn, kickoff: Kickoff, deliver: (event: StampedEvent) => void): Promise<DoneStatus> {
     turn.emit(events.turn(turn.id, turn.sessionId, turn.agent));
     let status: DoneStatus;
     let error: string | undefined;
@@ -165,5 +166,6 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     }
     deliver(done);
     this.streamDuration.observe({ outcome: status }, (performance.now() - turn.startedAt) / 1000);
+    return status;
   }
 }
