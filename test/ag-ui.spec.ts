@@ -205,7 +205,7 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
     expect(sent.filter((m) => m.role === 'tool')).toEqual([expect.objectContaining({ tool_call_id: 'call_read', content: '# Hello' })]);
   });
 
-  it('takes several tool results of one input as one run: each is stored, and the agent goes on once after the last', async () => {
+  it('takes several tool results of one input as one run and one turn: each is stored, and the agent goes on once', async () => {
     const LIST = { id: 'call_list', name: 'list_files', arguments: { path: '.' } };
     next({ toolCalls: [READ, LIST] }, { text: 'Both seen.' });
     const client = agent();
@@ -232,7 +232,6 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
     const turns = await query(t.databaseUrl, `SELECT kind, status FROM turns WHERE session_id = $1 ORDER BY started_at`, [client.threadId]);
     expect(turns).toEqual([
       { kind: 'message', status: 'awaiting_tool_result' },
-      { kind: 'tool_result', status: 'awaiting_tool_result' },
       { kind: 'tool_result', status: 'completed' },
     ]);
   });
