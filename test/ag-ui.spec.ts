@@ -397,13 +397,18 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
 
   it('is described in the OpenAPI document', async () => {
     const res = await fetch(`${t.baseUrl}/docs-json`, { headers: { Authorization: `Bearer ${KEYS.alice}` } });
-    const doc = (await res.json()) as { paths: Record<string, { post?: { requestBody?: unknown; tags?: string[] } }> };
+    const doc = (await res.json()) as {
+      paths: Record<string, { post?: { requestBody?: unknown; tags?: string[]; responses?: Record<string, unknown> } }>;
+      components: { schemas: Record<string, { properties?: Record<string, { enum?: string[] }> }> };
+    };
     for (const path of ['/v1/ag-ui', '/v1/ag-ui/agents/{agentType}']) {
       expect(doc.paths[path]?.post).toMatchObject({
         tags: ['ag-ui'],
         requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RunAgentInputDoc' } } } },
       });
+      expect(Object.keys(doc.paths[path]!.post!.responses!)).toEqual(expect.arrayContaining(['406', '422']));
     }
+    expect(doc.components.schemas.ForwardedPropsDoc.properties?.onDisconnect?.enum).toEqual(['cancel', 'continue']);
   });
 
   it('answers length-prefixed protobuf to a client that accepts it, and the client reads it', async () => {
