@@ -263,7 +263,7 @@ describe('AG-UI runs are turns: idempotent by runId, onDisconnect, cancel, one t
   });
 
   it('several tool results are one turn: the native cancel route stops it, and the run finishes cancelled', async () => {
-    next({ toolCalls: [READ, LIST] }, { text: words(400), delayMs: 10 });
+    next({ toolCalls: [READ, LIST] }, { text: words(1000), delayMs: 10 });
     const threadId = randomUUID();
     const client = agent(threadId, [{ id: randomUUID(), role: 'user', content: 'Look around' }]);
     expect(finished(await run(client)).outcome).toEqual({ type: 'success', pendingToolCallIds: ['call_read', 'call_list'] });
