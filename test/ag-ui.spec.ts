@@ -205,7 +205,7 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
     expect(sent.filter((m) => m.role === 'tool')).toEqual([expect.objectContaining({ tool_call_id: 'call_read', content: '# Hello' })]);
   });
 
-  it('takes several tool results of one input as one run: each is stored, and the agent goes on once after the last', async () => {
+  it('takes several tool results of one input as one run and one turn: each is stored, and the agent goes on once', async () => {
     const LIST = { id: 'call_list', name: 'list_files', arguments: { path: '.' } };
     next({ toolCalls: [READ, LIST] }, { text: 'Both seen.' });
     const client = agent();
@@ -232,7 +232,6 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
     const turns = await query(t.databaseUrl, `SELECT kind, status FROM turns WHERE session_id = $1 ORDER BY started_at`, [client.threadId]);
     expect(turns).toEqual([
       { kind: 'message', status: 'awaiting_tool_result' },
-      { kind: 'tool_result', status: 'awaiting_tool_result' },
       { kind: 'tool_result', status: 'completed' },
     ]);
   });
@@ -398,13 +397,18 @@ describe('AG-UI endpoint, driven by the official @ag-ui/client HttpAgent', () =>
 
   it('is described in the OpenAPI document', async () => {
     const res = await fetch(`${t.baseUrl}/docs-json`, { headers: { Authorization: `Bearer ${KEYS.alice}` } });
-    const doc = (await res.json()) as { paths: Record<string, { post?: { requestBody?: unknown; tags?: string[] } }> };
+    const doc = (await res.json()) as {
+      paths: Record<string, { post?: { requestBody?: unknown; tags?: string[]; responses?: Record<string, unknown> } }>;
+      components: { schemas: Record<string, { properties?: Record<string, { enum?: string[] }> }> };
+    };
     for (const path of ['/v1/ag-ui', '/v1/ag-ui/agents/{agentType}']) {
       expect(doc.paths[path]?.post).toMatchObject({
         tags: ['ag-ui'],
         requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RunAgentInputDoc' } } } },
       });
+      expect(Object.keys(doc.paths[path]!.post!.responses!)).toEqual(expect.arrayContaining(['406', '422']));
     }
+    expect(doc.components.schemas.ForwardedPropsDoc.properties?.onDisconnect?.enum).toEqual(['cancel', 'continue']);
   });
 
   it('answers length-prefixed protobuf to a client that accepts it, and the client reads it', async () => {

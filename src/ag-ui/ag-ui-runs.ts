@@ -2,26 +2,27 @@ import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error.js';
 import type { Observable } from 'rxjs';
 import { AgentCatalog } from '../agents/agent-catalog.js';
-import { approvalExpired, ApprovalsService } from '../approvals/approvals.service.js';
+import { ApprovalsService } from '../approvals/approvals.service.js';
 import type { MessageView } from '../messages/message.dto.js';
 import { MessagesService } from '../messages/messages.service.js';
+import type { StampedEvent } from '../turns/protocol/turn-event.js';
 import { TurnRunner } from '../turns/turn-runner.js';
+import type { TurnInput, TurnOptions } from '../turns/turn.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { RunEnding } from './event-translation.js';
 import { interruptOf } from './interrupts.js';
 import { snapshotOf } from './messages-snapshot.js';
-import type { ResumeDecision, RunInput } from './run-input.js';
+import type { RunInput } from './run-input.js';
 import { planRun } from './run-plan.js';
 import { sessionIdOf } from './thread-id.js';
-import { inSequence, type RunEvent } from './turn-sequence.js';
 
 const PAGE = 500;
 
 /**
- * AG-UI runs over the runtime's turns: the thread is a session of the caller's key (created on first
- * use), and the input is read against the stored history to find what is new — a user message, tool
- * results, decisions on held calls — which the turn runner takes through its public entry points,
- * with the same lease, Unit of Work, cancel and metrics as the native routes.
+ * AG-UI runs over the runtime's turns, one turn per run: the thread is a session of the caller's key
+ * (created on first use), and the input is read against the stored history to find what is new — a
+ * user message, or tool results and decisions on held calls — which the turn runner takes as one
+ * turn, with the same lease, Unit of Work, idempotency, cancel and metrics as the native routes.
  */
 @Injectable()
 export class AgUiRuns {
@@ -33,37 +34,23 @@ export class AgUiRuns {
     private readonly agents: AgentCatalog,
   ) {}
 
-  /** Starts the run's first turn — a refusal is an HTTP error before any byte is sent — and returns the run's events. */
-  async start(owner: string, input: RunInput, agentType?: string): Promise<{ sessionId: string; events$: Observable<RunEvent> }> {
+  /**
+   * Starts the run's turn — a refusal is an HTTP error before any byte is sent — and returns its
+   * events. A run that repeats an earlier one's key (its `runId`, or an `Idempotency-Key`) starts
+   * nothing: its events are those of the turn the first one started.
+   */
+  async start(
+    owner: string,
+    input: RunInput,
+    agentType: string | undefined,
+    options: TurnOptions,
+  ): Promise<{ sessionId: string; events$: Observable<StampedEvent> }> {
     if (agentType) this.agents.known(agentType);
     const sessionId = sessionIdOf(owner, input.threadId);
-    await this.sessions.open(owner, sessionId, agentType ?? this.agents.defaultAgent().type);
-    const [stored, held] = await Promise.all([this.storedHistory(sessionId), this.heldCalls(sessionId)]);
-    const plan = planRun(stored, held, input.messages, input.decisions);
     // The frontend's tools are the client-run tools this run may offer; the agent's own list still bounds them.
-    const options = { clientTools: input.tools };
-    if (!plan) {
-      throw new DomainError('nothing_to_run', 'messages: no new user message, no result for an outstanding tool call, and no resume entry');
-    }
-    if (plan.kind === 'message') {
-      return { sessionId, events$: await this.turns.startMessage(owner, sessionId, { content: plan.content, agentType }, options) };
-    }
-    await Promise.all(plan.decisions.map((d) => this.checkPending(sessionId, d)));
-    const starts = [
-      ...plan.results.map((result) => () => this.turns.startToolResult(owner, sessionId, result, options)),
-      ...plan.decisions.map(
-        (d) => () =>
-          this.turns.startDecision(
-            owner,
-            sessionId,
-            d.approvalId,
-            { decision: d.decision, arguments: d.arguments, feedback: d.feedback },
-            options,
-          ),
-      ),
-    ];
-    const [first, ...rest] = starts;
-    return { sessionId, events$: inSequence(await first(), rest) };
+    const turnOptions = { ...options, clientTools: input.tools };
+    const events$ = await this.turns.start(owner, sessionId, () => this.plan(owner, sessionId, input, agentType), turnOptions);
+    return { sessionId, events$ };
   }
 
   /** What the end of a run sends: the stored history and the approvals the thread now waits for. */
@@ -76,13 +63,15 @@ export class AgUiRuns {
     return { snapshot: snapshotOf(stored, new Set(pending.map((a) => a.toolCallId)), edited), interrupts: pending.map(interruptOf) };
   }
 
-  /** Checked before the first turn starts, so that a stale answer is a 4xx rather than an error halfway through the run. */
-  private async checkPending(sessionId: string, decision: ResumeDecision): Promise<void> {
-    const approval = await this.approvals.get(sessionId, decision.approvalId);
-    if (approval.status !== 'pending') {
-      throw new DomainError('approval_decided', `interrupt ${approval.id} was already answered (${approval.status})`);
+  /** What is new in the input, read against the stored history of the thread (created on first use). */
+  private async plan(owner: string, sessionId: string, input: RunInput, agentType: string | undefined): Promise<TurnInput> {
+    await this.sessions.open(owner, sessionId, agentType ?? this.agents.defaultAgent().type);
+    const [stored, held] = await Promise.all([this.storedHistory(sessionId), this.heldCalls(sessionId)]);
+    const plan = planRun(stored, held, input.messages, input.decisions);
+    if (!plan) {
+      throw new DomainError('nothing_to_run', 'messages: no new user message, no result for an outstanding tool call, and no resume entry');
     }
-    if (approval.expiresAt <= new Date()) throw approvalExpired(approval);
+    return plan.kind === 'message' ? { ...plan, agentType } : plan;
   }
 
   private async heldCalls(sessionId: string): Promise<Set<string>> {

@@ -1,7 +1,9 @@
 import { BaseEvent, EventType, Interrupt, Message, RunFinishedOutcome, TokenUsage } from '@ag-ui/core';
-import { randomUUID } from 'node:crypto';
-import type { DoneStatus, Usage } from '../turns/protocol/turn-event.js';
-import type { RunEvent } from './turn-sequence.js';
+import { v5 as uuidV5 } from 'uuid';
+import type { DoneStatus, StampedEvent, Usage } from '../turns/protocol/turn-event.js';
+
+/** Fixed namespace for the ids of streamed text and thinking, derived from the turn event that opens them. */
+const STREAMED_NAMESPACE = 'b0a4e0c2-5b1f-4f7e-9d37-1c6a2f8e4d90';
 
 /** What the end of a run needs from the database: the stored history and the pending approvals. */
 export interface RunEnding {
@@ -20,7 +22,8 @@ function usageOf(usage?: Usage): { usage?: TokenUsage[] } {
  * first; the agent at work as a step (a switch closes one step and opens the next, with a CUSTOM
  * `agent_switched` event carrying the reason); thinking as REASONING_*; streamed text as
  * TEXT_MESSAGE_*; client tool calls as TOOL_CALL_START/ARGS/END; then the stored history as
- * MESSAGES_SNAPSHOT and RUN_FINISHED — or RUN_ERROR, after which nothing more is sent.
+ * MESSAGES_SNAPSHOT and RUN_FINISHED — or RUN_ERROR, after which nothing more is sent. Ids come
+ * from the turn's events, so a replay of the same turn (a repeated run) translates to the same events.
  */
 export class EventTranslation {
   private started = false;
@@ -39,7 +42,7 @@ export class EventTranslation {
     return !this.ended;
   }
 
-  next(event: RunEvent): BaseEvent[] {
+  next(event: StampedEvent): BaseEvent[] {
     if (this.ended) return [];
     const out: BaseEvent[] = [];
     switch (event.type) {
@@ -60,7 +63,7 @@ export class EventTranslation {
         break;
       case 'reasoning':
         if (!this.reasoningId) {
-          this.reasoningId = randomUUID();
+          this.reasoningId = uuidV5(String(event.id), STREAMED_NAMESPACE);
           out.push(
             { type: EventType.REASONING_START, messageId: this.reasoningId } as BaseEvent,
             { type: EventType.REASONING_MESSAGE_START, messageId: this.reasoningId, role: 'reasoning' } as BaseEvent,
@@ -72,7 +75,7 @@ export class EventTranslation {
       case 'token':
         out.push(...this.closeReasoning());
         if (!this.textId) {
-          this.textId = randomUUID();
+          this.textId = uuidV5(String(event.id), STREAMED_NAMESPACE);
           out.push({ type: EventType.TEXT_MESSAGE_START, messageId: this.textId, role: 'assistant' } as BaseEvent);
         }
         if (event.data.delta)
@@ -114,7 +117,6 @@ export class EventTranslation {
         // Told once, at the end, as the interrupts of RUN_FINISHED.
         break;
       case 'error':
-      case 'refused':
         out.push(...this.fail(event.data.code, event.data.message));
         break;
       case 'done':
@@ -123,7 +125,7 @@ export class EventTranslation {
     return out;
   }
 
-  /** The end of the run, for the last turn's `done`. */
+  /** The end of the run, for its turn's `done`. */
   end(status: DoneStatus, usage: Usage | undefined, ending: RunEnding): BaseEvent[] {
     if (this.ended) return [];
     if (status === 'failed') return this.fail('internal_error', 'The turn failed unexpectedly.');

@@ -4,25 +4,22 @@ import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { DecideApprovalDto } from '../approvals/approval.dto.js';
-import type { Decision } from '../approvals/approvals.service.js';
+import type { DecisionRequest, TurnOptions } from '../turns/turn.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_THREAD_ID = 200;
 
-/** A `resume` entry as the runtime acts on it: a decision on one pending approval. */
-export interface ResumeDecision {
-  approvalId: string;
-  decision: Decision;
-  arguments?: Record<string, unknown>;
-  feedback?: string;
-}
+const ON_DISCONNECT = ['cancel', 'continue'] as const;
 
 export interface RunInput {
   threadId: string;
   runId: string;
   messages: Message[];
   tools: string[];
-  decisions: ResumeDecision[];
+  /** The `resume` entries as the runtime acts on them: a decision on one pending approval each. */
+  decisions: DecisionRequest[];
+  /** `forwardedProps.onDisconnect`, as on the native turn routes. */
+  onDisconnect?: TurnOptions['onDisconnect'];
 }
 
 export function invalidInput(field: string, problem: string): DomainError {
@@ -38,7 +35,7 @@ function fieldName(path: ReadonlyArray<PropertyKey>): string {
 }
 
 /** A resume entry's answer, checked by the same rules as the native decision route. */
-function decisionOf(entry: NonNullable<RunAgentInput['resume']>[number], field: string): ResumeDecision {
+function decisionOf(entry: NonNullable<RunAgentInput['resume']>[number], field: string): DecisionRequest {
   if (!UUID.test(entry.interruptId)) throw invalidInput(`${field}.interruptId`, 'must be the id of an interrupt this thread raised');
   // Abandoning an approval is the same as rejecting it: the agent hears so and carries on.
   if (entry.status === 'cancelled') return { approvalId: entry.interruptId, decision: 'reject', feedback: 'cancelled by the user' };
@@ -52,6 +49,14 @@ function decisionOf(entry: NonNullable<RunAgentInput['resume']>[number], field: 
     throw invalidInput(`${field}.payload.${error.property}`, problem);
   }
   return { approvalId: entry.interruptId, decision: dto.decision, arguments: dto.arguments, feedback: dto.feedback };
+}
+
+/** What the turn does when the client leaves: the one runtime setting a client forwards (unset: the ON_DISCONNECT setting). */
+function onDisconnectOf(forwardedProps: unknown): RunInput['onDisconnect'] {
+  if (typeof forwardedProps !== 'object' || forwardedProps === null) return undefined;
+  const value: unknown = (forwardedProps as Record<string, unknown>).onDisconnect;
+  if (value === undefined || ON_DISCONNECT.includes(value as (typeof ON_DISCONNECT)[number])) return value as RunInput['onDisconnect'];
+  throw invalidInput('forwardedProps.onDisconnect', 'must be "cancel" or "continue"');
 }
 
 /**
@@ -79,5 +84,6 @@ export function parseRunInput(body: unknown): RunInput {
     messages: input.messages,
     tools: input.tools.map((tool) => tool.name),
     decisions: (input.resume ?? []).map((entry, i) => decisionOf(entry, `resume[${i}]`)),
+    onDisconnect: onDisconnectOf(input.forwardedProps),
   };
 }

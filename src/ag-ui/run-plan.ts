@@ -3,16 +3,9 @@ import { contentHasMedia, contentToText } from '@ag-ui/core';
 import { MAX_CONTENT_LENGTH } from '../messages/message.dto.js';
 import type { MessageView } from '../messages/message.dto.js';
 import { unansweredCalls } from '../messages/messages.service.js';
-import { invalidInput, ResumeDecision } from './run-input.js';
-
-export interface ClientToolResult {
-  toolCallId: string;
-  output?: string;
-  error?: string;
-}
-
-/** What a run does: one new user message, or answers (tool results, then decisions) to what the thread waits for. */
-export type RunPlan = { kind: 'message'; content: string } | { kind: 'answers'; results: ClientToolResult[]; decisions: ResumeDecision[] };
+import type { ToolResultInput } from '../turns/steps/take-answers.js';
+import type { DecisionRequest, TurnInput } from '../turns/turn.js';
+import { invalidInput } from './run-input.js';
 
 function textOf(content: UserMessage['content'], field: string): string {
   if (contentHasMedia(content)) throw invalidInput(field, 'only text content is supported');
@@ -28,14 +21,15 @@ function textOf(content: UserMessage['content'], field: string): string {
  * for a call the thread still waits for is its result. Client messages the runtime does not know
  * (system or developer messages, history from elsewhere) are not taken in: the agent's own prompt
  * and the stored conversation are what the LLM sees. A new user message supersedes any answers sent
- * with it, as on the native route: outstanding calls are closed as not run.
+ * with it, as on the native route: outstanding calls are closed as not run. Either way the run is one
+ * turn: a message, or all its answers (tool results and decisions) at once.
  */
 export function planRun(
   stored: MessageView[],
   awaitingApproval: ReadonlySet<string>,
   messages: Message[],
-  decisions: ResumeDecision[],
-): RunPlan | undefined {
+  decisions: DecisionRequest[],
+): TurnInput | undefined {
   const storedIds = new Set(stored.map((m) => m.id));
   const storedUsers = stored.filter((m) => m.role === 'user');
   // Only the conversation itself: activity and reasoning messages are the client's rendering of past events.
@@ -57,7 +51,7 @@ export function planRun(
       .map((call) => call.id)
       .filter((id) => !awaitingApproval.has(id)),
   );
-  const results: ClientToolResult[] = [];
+  const results: ToolResultInput[] = [];
   for (const { message, index } of conversation) {
     if (message.role !== 'tool' || !outstanding.delete(message.toolCallId)) continue;
     const text = textOf(message.content, `messages[${index}].content`);

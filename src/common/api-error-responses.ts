@@ -6,7 +6,7 @@ import { ErrorBody } from './error-body.dto.js';
 /** The 503 of every route that reads or writes the database (DatabaseErrorFilter). */
 export const DATABASE_UNAVAILABLE = 'The database is unavailable (`database_unavailable`); retry shortly';
 
-export type ErrorResponses = Partial<Record<400 | 404 | 409 | 410 | 422 | 503, string>>;
+export type ErrorResponses = Partial<Record<400 | 404 | 406 | 409 | 410 | 422 | 503, string>>;
 
 /** Documents a route's refusals, each answered with the one error body. */
 export function ApiErrorResponses(responses: ErrorResponses): MethodDecorator & ClassDecorator {

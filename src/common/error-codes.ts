@@ -20,13 +20,14 @@ export const ERROR_CODES = [
   'unknown_agent',
   'invalid_arguments',
   'nothing_to_run',
-  // 401, 404
+  // 401, 404, 406
   'unauthorized',
   'not_found',
   'session_not_found',
   'approval_not_found',
   'tool_call_not_found',
   'turn_not_found',
+  'not_acceptable',
   // 409, 410
   'session_busy',
   'tool_result_exists',

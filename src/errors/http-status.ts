@@ -24,6 +24,7 @@ export const HTTP_STATUS: Readonly<Record<Exclude<ErrorCode, LlmCode>, number>> 
   approval_not_found: 404,
   tool_call_not_found: 404,
   turn_not_found: 404,
+  not_acceptable: 406,
   session_busy: 409,
   tool_result_exists: 409,
   awaiting_approval: 409,

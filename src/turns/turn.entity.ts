@@ -4,7 +4,7 @@ import { SessionEntity } from '../sessions/session.entity.js';
 
 export type TurnStatus = 'running' | 'completed' | 'awaiting_tool_result' | 'awaiting_approval' | 'cancelled' | 'interrupted' | 'failed';
 
-/** One stream's worth of work on a session: a user message, a tool result or an approval decision. */
+/** One stream's worth of work on a session: a user message, or answers (tool results, approval decisions). */
 @Entity('turns')
 @Index('idx_turns_session_seq', ['sessionId', 'seq'])
 @Index('idx_turns_running', ['status'], { where: "status = 'running'" })
@@ -23,7 +23,7 @@ export class TurnEntity {
   @JoinColumn({ name: 'session_id' })
   session?: Relation<SessionEntity>;
 
-  /** What started the turn: `message`, `tool_result` or `approval`. */
+  /** What started the turn: `message`, `tool_result`, `approval`, or `answers` (results and decisions of one AG-UI run). */
   @Column({ type: 'varchar', length: 20, default: 'message' })
   kind: string;
 

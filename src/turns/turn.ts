@@ -5,10 +5,12 @@ import type { HistoryEntry, MessageEntity } from '../messages/message.entity.js'
 import type { TransactionHost } from '../unit-of-work/transaction-host.js';
 import type { UnitOfWork } from '../unit-of-work/unit-of-work.js';
 import type { TurnEventRecorder } from './event-log/turn-event-recorder.js';
+import type { DecisionInput, ToolResultInput } from './steps/take-answers.js';
 import { events } from './protocol/events.js';
 import type { DoneStatus, TurnEvent } from './protocol/turn-event.js';
 
-export type TurnKind = 'message' | 'tool_result' | 'approval';
+/** What started a turn: a message, tool results, decisions, or both of these (an AG-UI run). */
+export type TurnKind = 'message' | 'tool_result' | 'approval' | 'answers';
 export type StopReason = 'cancelled' | 'lease_lost' | 'shutdown';
 
 /** One running turn: what the steps need, passed explicitly from step to step. */
@@ -54,6 +56,15 @@ export function answerMetadata(turn: Turn, providerState?: ProviderState): Recor
   if (!turn.reasoning && !providerState) return null;
   return { ...(turn.reasoning ? { reasoning: turn.reasoning } : {}), ...(providerState ? { providerState } : {}) };
 }
+
+/** A decision on one held call, as a request names it. */
+export interface DecisionRequest extends DecisionInput {
+  approvalId: string;
+}
+
+/** What one turn takes: a new user message, or answers to what the session waits for. */
+export type TurnInput =
+  { kind: 'message'; content: string; agentType?: string } | { kind: 'answers'; results: ToolResultInput[]; decisions: DecisionRequest[] };
 
 /** What a turn route may say about its client, beyond the input itself. */
 export interface TurnOptions {

@@ -20,8 +20,7 @@ import { FailurePolicy } from './steps/failure-policy.js';
 import { RouteMessage } from './steps/route-message.js';
 import { RunLlmStep } from './steps/run-llm-step.js';
 import { SwitchAgent } from './steps/switch-agent.js';
-import { TakeDecision } from './steps/take-decision.js';
-import { TakeToolResult } from './steps/take-tool-result.js';
+import { TakeAnswers } from './steps/take-answers.js';
 import { TakeUserMessage } from './steps/take-user-message.js';
 import { TurnLifetime } from './steps/turn-lifetime.js';
 import { TurnRecovery } from './turn-recovery.js';
@@ -51,8 +50,7 @@ import { TurnStreamsController } from './turn-streams.controller.js';
     TurnLifetime,
     FailurePolicy,
     TakeUserMessage,
-    TakeToolResult,
-    TakeDecision,
+    TakeAnswers,
     AwaitResults,
     RouteMessage,
     SwitchAgent,

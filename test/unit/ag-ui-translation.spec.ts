@@ -3,8 +3,8 @@ import { expect } from 'expect';
 import { describe, it } from 'node:test';
 import { from } from 'rxjs';
 import { EventTranslation } from '../../src/ag-ui/event-translation.js';
-import type { RunEvent } from '../../src/ag-ui/turn-sequence.js';
 import type { MessageView } from '../../src/messages/message.dto.js';
+import type { TurnEvent } from '../../src/turns/protocol/turn-event.js';
 
 /** The client's own verification over translated events (the client pins its own rxjs, hence the cast). */
 function verified(events: BaseEvent[]): Promise<BaseEvent[]> {
@@ -15,7 +15,7 @@ function verified(events: BaseEvent[]): Promise<BaseEvent[]> {
   });
 }
 
-const answer = (content: string | null, toolCalls?: MessageView['toolCalls']): RunEvent => ({
+const answer = (content: string | null, toolCalls?: MessageView['toolCalls']): TurnEvent => ({
   type: 'message',
   data: {
     message: {
@@ -30,13 +30,14 @@ const answer = (content: string | null, toolCalls?: MessageView['toolCalls']): R
   },
 });
 
-function translate(turnEvents: RunEvent[], end?: Parameters<EventTranslation['end']>): BaseEvent[] {
+function translate(turnEvents: TurnEvent[], end?: Parameters<EventTranslation['end']>): BaseEvent[] {
   const translation = new EventTranslation({ threadId: 't', runId: 'r', sessionId: 's' });
-  const out = turnEvents.flatMap((event) => translation.next(event));
+  // Stamped as the turn stamps them: ids in order.
+  const out = turnEvents.flatMap((event, i) => translation.next({ ...event, id: 1_000_001 + i }));
   return end ? [...out, ...translation.end(...end)] : out;
 }
 
-const turn: RunEvent = { type: 'turn', data: { turnId: 'turn-1', sessionId: 's', agent: 'coder' } };
+const turn: TurnEvent = { type: 'turn', data: { turnId: 'turn-1', sessionId: 's', agent: 'coder' } };
 const ending = { snapshot: [], interrupts: [] };
 
 describe('AG-UI event translation', () => {
@@ -83,6 +84,19 @@ describe('AG-UI event translation', () => {
     );
     expect(await verified(events)).toHaveLength(events.length);
     expect(events.find((e) => e.type === EventType.TOOL_CALL_START)).toMatchObject({ toolCallId: 'c1', parentMessageId: 'm1' });
+  });
+
+  it('translates the same turn events to the same AG-UI events, ids included, as a repeated run replays them', () => {
+    const events: TurnEvent[] = [
+      turn,
+      { type: 'reasoning', data: { delta: 'Hm' } },
+      { type: 'token', data: { delta: 'Hi' } },
+      answer('Hi'),
+    ];
+    const first = translate(events, ['completed', undefined, ending]);
+    expect(translate(events, ['completed', undefined, ending])).toEqual(first);
+    const ids = first.flatMap((e) => ('messageId' in e ? [e.messageId] : []));
+    expect(new Set(ids).size).toBe(2);
   });
 
   it('ends with RUN_ERROR and nothing after it, even while text and thinking are open', async () => {

@@ -13,7 +13,8 @@ import { ShutdownState } from '../../observability/shutdown-state.js';
 import { SessionLease } from '../../sessions/session-lease.js';
 import { sessionWrites } from '../../sessions/session-writes.js';
 import { sessionBusy, SessionsService } from '../../sessions/sessions.service.js';
-import type { Turn, TurnKind } from '../turn.js';
+import type { DecisionRequest, Turn, TurnKind } from '../turn.js';
+import type { CheckedDecision, ToolResultInput } from './take-answers.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 import { deadTurnAnswers, deadTurnEvents, EventLog } from '../event-log/event-log.js';
 import { TurnLifetime } from './turn-lifetime.js';
@@ -64,7 +65,20 @@ export class AdmitTurn {
     }
   }
 
-  /** The approval exists and has not expired; edited arguments stay within what the calling agent may do. */
+  /** Each answer of a turn checked as its own route checks it; the decisions come back with their approvals. */
+  async checkAnswers(
+    owner: string,
+    sessionId: string,
+    results: ToolResultInput[],
+    decisions: DecisionRequest[],
+  ): Promise<CheckedDecision[]> {
+    for (const result of results) await this.checkToolResult(owner, sessionId, result.toolCallId);
+    const checked: CheckedDecision[] = [];
+    for (const input of decisions) checked.push({ approval: await this.checkDecision(owner, sessionId, input.approvalId, input), input });
+    return checked;
+  }
+
+  /** The approval exists, is pending and has not expired; edited arguments stay within what the calling agent may do. */
   async checkDecision(
     owner: string,
     sessionId: string,
@@ -73,8 +87,12 @@ export class AdmitTurn {
   ): Promise<ApprovalEntity> {
     await this.sessions.get(owner, sessionId);
     const approval = await this.approvals.get(sessionId, approvalId);
-    // Refused before the turn starts: its transaction would close the expired approvals and then roll that back.
-    if (approval.status === 'pending' && approval.expiresAt <= new Date()) throw approvalExpired(approval);
+    // Refused before the turn starts: a turn refused later is recorded failed, and its transaction
+    // would close the expired approvals and then roll that back.
+    if (approval.status !== 'pending') {
+      throw new DomainError('approval_decided', `approval ${approval.id} was already decided (${approval.status})`);
+    }
+    if (approval.expiresAt <= new Date()) throw approvalExpired(approval);
     if (input.decision === 'edit') {
       // e.g. the architect's edited write_file must still name a *.md file.
       const agent = await this.messages.agentOf(approval.messageId);
