@@ -36,7 +36,8 @@ function ratioVerdict<R extends MeasuredRun>(
   const bare = medianOf(runs, 'bare', figure);
   if (!Number.isFinite(service) || !Number.isFinite(bare) || bare === 0) return NOT_MEASURED;
   const value = service / bare;
-  const digits = service < 10 ? 2 : 0;
+  const smaller = Math.min(service, bare);
+  const digits = smaller < 10 ? 2 : smaller < 100 ? 1 : 0;
   const note = failedNote(runs);
   return {
     measured: `${value.toFixed(2)}× (${num(service, digits)} ÷ ${num(bare, digits)} ${unit}${note})`,

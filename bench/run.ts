@@ -87,7 +87,7 @@ const config = {
   throughput: { turns: quick ? 20 : 50, tokens: quick ? 500 : 2000, rounds: Number(args.rounds ?? (quick ? 1 : 3)) },
   concurrency: { turns: quick ? 200 : 1000, tokens: 50, paceMs: 20 },
   openStreams: {
-    streams: Number(args['open-streams'] ?? (quick ? 1000 : 10_000)),
+    streams: Number(args['open-streams'] ?? (quick ? 500 : 10_000)),
     tokens: Number(args['open-tokens'] ?? 3),
     paceMs: quick ? 1000 : 5000,
   },
@@ -273,18 +273,7 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 /** Runs `measure` and splits the CPU the machine used meanwhile. */
 async function withCpu<T extends TurnsResult | ResumeResult>(target: Target, measure: () => Promise<T>): Promise<[T, CpuSplit]> {
   const before = cpuSnapshot();
-  const startUs = nowUs();
-  const result = await measure();
-  const measured = measuredWindows.get(target.child) ?? { windows: [], turns: 0, tokens: 0 };
-  measured.windows.push([startUs, nowUs()]);
-  if ('streams' in result) {
-    measured.turns += result.streams;
-    measured.tokens += result.tokensBeforeCut + result.tokensAfterCut;
-  } else {
-    measured.turns += result.turns - result.notStarted;
-    measured.tokens += result.tokensDelivered;
-  }
-  measuredWindows.set(target.child, measured);
+  const result = await timed(target, measure);
   return [
     result,
     cpuSplit(
@@ -294,6 +283,23 @@ async function withCpu<T extends TurnsResult | ResumeResult>(target: Target, mea
       helpers.map((h) => h.process.pid!),
     ),
   ];
+}
+
+/** Runs `measure` and notes when it ran and what it served, so that a profile can be read over the measured rounds only. */
+async function timed<T extends TurnsResult | ResumeResult>(target: Target, measure: () => Promise<T>): Promise<T> {
+  const startUs = nowUs();
+  const result = await measure();
+  const served = measuredWindows.get(target.child) ?? { windows: [], turns: 0, tokens: 0 };
+  served.windows.push([startUs, nowUs()]);
+  if ('streams' in result) {
+    served.turns += result.streams;
+    served.tokens += result.tokensBeforeCut + result.tokensAfterCut;
+  } else {
+    served.turns += result.turns - result.notStarted;
+    served.tokens += result.tokensDelivered;
+  }
+  measuredWindows.set(target.child, served);
+  return result;
 }
 const floorDatabaseUrls: Record<FloorName, string> = { bare: '', sdk: '' };
 let serviceDatabaseUrl = '';
@@ -383,9 +389,18 @@ async function startService(label: string, runtime: Runtime, nodeFlags: string[]
 const profileRoot = join(repoRoot, 'bench/profiles', startedAt.toISOString().replace(/[:.]/g, '-'));
 const profiles: ProfileFigures[] = [];
 
+function profileDir(label: string, target: TargetName, runtime: Runtime): string {
+  return join(profileRoot, label, runtime.version, target);
+}
+
+/** With `--profile`, the flags that make a server write its CPU profile when it exits. */
+function profileFlags(label: string, target: TargetName, runtime: Runtime): string[] {
+  return args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(label, target, runtime)}`] : [];
+}
+
 /** Summarises a stopped server's profile over its measured rounds, for the report and the console. */
-function summariseProfile(label: string, target: Target, dir: string): void {
-  const file = newestProfile(dir);
+function summariseProfile(label: string, target: Target): void {
+  const file = newestProfile(profileDir(label, target.name, target.runtime));
   const measured = measuredWindows.get(target.child);
   progress(`${TARGET_LABELS[target.name]} (Node ${target.runtime.version}) CPU profile of ${label}: ${relative(process.cwd(), file)}`);
   if (!measured) return;
@@ -409,9 +424,7 @@ function summariseProfile(label: string, target: Target, dir: string): void {
  * written when the process exits, and summarised then.
  */
 async function withTargets<T>(label: string, run: (targets: Target[]) => Promise<T>, on: Runtime[] = runtimes): Promise<T> {
-  const profileDir = (target: TargetName, runtime: Runtime) => join(profileRoot, label, runtime.version, target);
-  const nodeFlags = (target: TargetName, runtime: Runtime) =>
-    args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(target, runtime)}`] : [];
+  const nodeFlags = (target: TargetName, runtime: Runtime) => profileFlags(label, target, runtime);
   const targets: Target[] = [];
   try {
     for (const runtime of on) {
@@ -422,7 +435,7 @@ async function withTargets<T>(label: string, run: (targets: Target[]) => Promise
     return await run(targets);
   } finally {
     for (const target of targets) await target.child.stop();
-    if (args.profile) for (const target of targets) summariseProfile(label, target, profileDir(target.name, target.runtime));
+    if (args.profile) for (const target of targets) summariseProfile(label, target);
   }
 }
 
@@ -712,7 +725,7 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
             const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
             if (target.name !== 'service') await floorInserts(target); // forget the earlier inserts
             const statementsBefore = await statementCounts(target.databaseUrl);
-            const result = await load.turns(turnsCommand(target.baseUrl, [sessionId], tokens, 0, 60_000));
+            const result = await timed(target, () => load.turns(turnsCommand(target.baseUrl, [sessionId], tokens, 0, 60_000)));
             for (const [kind, n] of Object.entries(statementsBetween(statementsBefore, await statementCounts(target.databaseUrl)))) {
               statements[kind] = (statements[kind] ?? 0) + n;
             }
@@ -781,7 +794,7 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
 /** Scenario 6: every running stream cut at once, each resumed with its Last-Event-ID (service only). */
 async function resume(load: LoadGenerator): Promise<ResumeSection> {
   const { streams, tokens, paceMs, cutAfterTokens } = config.resume;
-  const service = await startService('resume', runtimes[0]);
+  const service = await startService('resume', runtimes[0], profileFlags('resume', 'service', runtimes[0]));
   if (!service) throw new Error(`the service did not start: ${serviceProblem}`);
   try {
     await warmUp(load, service, 20);
@@ -824,6 +837,7 @@ async function resume(load: LoadGenerator): Promise<ResumeSection> {
     };
   } finally {
     await service.child.stop();
+    if (args.profile) summariseProfile('resume', service);
   }
 }
 
