@@ -94,7 +94,7 @@ function lines(results: Results): TargetLine[] {
       verdict: (rt) => {
         const service = open?.runs.find((r) => r.runtime === rt && r.target === 'service');
         if (!open || !service) return NOT_MEASURED;
-        const held = `${num(service.heldStreams)} held of ${num(open.streams)} opened`;
+        const held = `${num(service.heldStreams)} held of ${num(open.streams)} sent`;
         if (service.heldStreams >= 10_000) return { measured: held, met: true };
         const why = [
           ...(open.requested < 10_000 ? [`${num(open.requested)} asked in this run`] : []),

@@ -224,9 +224,9 @@ function renderOpenStreams(section: NonNullable<Results['openStreams']>, machine
   const limit = `The benchmark raises its children's open-files limit to what the machine allows: ${num(soft)} here (hard limit ${num(hard)}). A server holds two descriptors per stream (the client's socket and its LLM request's), so one process can hold at most ${num(section.fdCapacity)} streams here`;
   const capped =
     section.streams < section.requested
-      ? `${limit}; ${num(section.requested)} were asked, ${num(section.streams)} were opened (10,000 need a limit of at least ${num(2 * 10_000 + 200)}).`
+      ? `${limit}; ${num(section.requested)} were asked, so each server was sent ${num(section.streams)} (10,000 need a limit of at least ${num(2 * 10_000 + 200)}).`
       : `${limit}.`;
-  const intro = `${num(section.streams)} streams held at once by one server process. ${capped} Streams open as fast as the server takes them: at most ${section.startConcurrency} turns wait for their first token at a time, each on its own connection, and turns not started within ${section.startWithinS} s are not started. The LLM sends a token every ${section.paceMs / 1000} s and holds every stream open until all have started; RSS (from /proc) is read before the streams open and, over 2 s, once all have started; then the streams end after at least ${section.tokens} tokens. Per stream = the RSS growth ÷ the streams open when it was read.`;
+  const intro = `${num(section.streams)} streams sent to one server process, to be held at once. ${capped} Streams open as fast as the server takes them: at most ${section.startConcurrency} turns wait for their first token at a time, each on its own connection, and turns not started within ${section.startWithinS} s are not started. The LLM sends a token every ${section.paceMs / 1000} s and holds every stream open until all have started; RSS (from /proc) is read before the streams open and, over 2 s, once all have started; then the streams end after at least ${section.tokens} tokens. Per stream = the RSS growth ÷ the streams open when it was read.`;
   const body = perRuntime(section.runs, machine.runtimes, (runs) => {
     const of = (t: TargetName) => runs.find((r) => r.target === t);
     const cell = (f: (r: OpenStreamsRun) => string) => (t: TargetName) => {

@@ -27,6 +27,8 @@ import { EmbeddedDatabase, findFreePort } from '../src/database/embedded-postgre
 import { cpuSnapshot, cpuSplit, type CpuSplit } from './cpu.js';
 import { add, counterValue, merged, metricFamilies, parseHistogram, quantile, subtract, type Histogram } from './metrics.js';
 import { childFdLimit, killAllChildren, startNode, waitForHttp, type NodeChild } from './processes.js';
+import { Profiler } from './profiling.js';
+import { childEnv, Servers, type Target } from './servers.js';
 import {
   writeReport,
   type ConcurrencyRun,
@@ -52,8 +54,6 @@ import {
 import { runSoak, writeSoakReport } from './soak.js';
 import { currentRuntime, registryRuntime, type Runtime } from './node-runtimes.js';
 import { TARGET_LABELS } from './report-format.js';
-import type { ProfileFigures } from './report-profiles.js';
-import { formatSummary, newestProfile, readProfile, summarizeProfile, type Window } from './top-functions.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
@@ -251,29 +251,23 @@ function turnsCommand(
 
 // ---------------------------------------------------------------- floors and service
 
-interface Target {
-  name: TargetName;
-  runtime: Runtime;
-  baseUrl: string;
-  child: NodeChild;
-  databaseUrl: string;
-  messagesTable: string;
-}
-
 let llmPort = 0;
 /** The LLM server and the load generator: their CPU shows how much of the machine the measuring took. */
 const helpers: NodeChild[] = [];
 /** The Node versions the servers run on: the runner's, and Node 24 with `--node24`. */
 let runtimes: Runtime[] = [currentRuntime()];
-
-/** Where each server's measured rounds lie in time (for `--profile`), and what they served. */
-const measuredWindows = new Map<NodeChild, { windows: Window[]; turns: number; tokens: number }>();
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+const databaseUrls: Record<TargetName, string> = { service: '', sdk: '', bare: '' };
+/** Set in main(), once the LLM server and the databases are up. */
+let servers: Servers;
+const profiler = new Profiler(
+  args.profile ? join(repoRoot, 'bench/profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : null,
+  progress,
+);
 
 /** Runs `measure` and splits the CPU the machine used meanwhile. */
 async function withCpu<T extends TurnsResult | ResumeResult>(target: Target, measure: () => Promise<T>): Promise<[T, CpuSplit]> {
   const before = cpuSnapshot();
-  const result = await timed(target, measure);
+  const result = await profiler.timed(target, measure);
   return [
     result,
     cpuSplit(
@@ -285,157 +279,25 @@ async function withCpu<T extends TurnsResult | ResumeResult>(target: Target, mea
   ];
 }
 
-/** Runs `measure` and notes when it ran and what it served, so that a profile can be read over the measured rounds only. */
-async function timed<T extends TurnsResult | ResumeResult>(target: Target, measure: () => Promise<T>): Promise<T> {
-  const startUs = nowUs();
-  const result = await measure();
-  const served = measuredWindows.get(target.child) ?? { windows: [], turns: 0, tokens: 0 };
-  served.windows.push([startUs, nowUs()]);
-  if ('streams' in result) {
-    served.turns += result.streams;
-    served.tokens += result.tokensBeforeCut + result.tokensAfterCut;
-  } else {
-    served.turns += result.turns - result.notStarted;
-    served.tokens += result.tokensDelivered;
-  }
-  measuredWindows.set(target.child, served);
-  return result;
-}
-const floorDatabaseUrls: Record<FloorName, string> = { bare: '', sdk: '' };
-let serviceDatabaseUrl = '';
-let serviceProblem: string | null = null;
-
-type FloorName = Exclude<TargetName, 'service'>;
-const FLOOR_FILES: Record<FloorName, string> = { bare: 'floor-bare-server.js', sdk: 'floor-sdk-server.js' };
-
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
-}
-
-/** `service-throughput-v24.11.1`: one log file per server, scenario and Node. */
-function childName(target: TargetName, label: string, runtime: Runtime): string {
-  return `${target}-${label}${runtime.execPath === process.execPath ? '' : `-${runtime.version}`}`;
-}
-
-async function startFloor(floor: FloorName, label: string, runtime: Runtime, nodeFlags: string[] = []): Promise<Target> {
-  const port = await findFreePort();
-  const child = startNode(childName(floor, label, runtime), [...nodeFlags, join(benchBuild, FLOOR_FILES[floor])], {
-    logDir,
-    node: runtime.execPath,
-    env: childEnv({
-      PORT: String(port),
-      DATABASE_URL: floorDatabaseUrls[floor],
-      DB_POOL_SIZE: String(POOL_SIZE),
-      LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
-      LLM_API_KEY: 'bench',
-      LLM_MODEL: 'bench',
-    }),
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${baseUrl}/health`, child);
-  return { name: floor, runtime, baseUrl, child, databaseUrl: floorDatabaseUrls[floor], messagesTable: 'floor_messages' };
-}
-
-/** Whether the service answers the two routes the bench drives, and why not. */
-async function serviceRoutesProblem(baseUrl: string): Promise<string | null> {
-  const created = await fetch(`${baseUrl}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-  const createdText = await created.text();
-  if (created.status !== 201) return `POST /v1/sessions answered ${created.status}: ${createdText.slice(0, 200)}`;
-  const { id } = JSON.parse(createdText) as { id: string };
-  const turn = await fetch(`${baseUrl}/v1/sessions/${id}/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ content: turnContent(3, 0) }),
-  });
-  const turnText = await turn.text();
-  if (turn.status !== 200 || !turnText.includes('event: done')) {
-    return `POST /v1/sessions/:id/messages answered ${turn.status} ${turn.headers.get('content-type')}: ${turnText.slice(0, 300)}`;
-  }
-  return null;
-}
-
-async function startService(label: string, runtime: Runtime, nodeFlags: string[] = []): Promise<Target | undefined> {
-  if (serviceProblem) return undefined;
-  const port = await findFreePort();
-  const child = startNode(childName('service', label, runtime), [...nodeFlags, join(buildDir, 'dist/src/main.js')], {
-    logDir,
-    node: runtime.execPath,
-    cwd: runDir, // no developer `.env` is picked up
-    env: childEnv({
-      PORT: String(port),
-      DATABASE_URL: serviceDatabaseUrl,
-      DB_POOL_SIZE: String(POOL_SIZE),
-      LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
-      LLM_API_KEY: 'bench',
-      LLM_MODEL: 'bench',
-      LOG_LEVEL: 'warn',
-      MULTI_AGENT_MODE: 'false',
-      // One client stands for thousands of users here; the per-key limit would refuse most of them.
-      RATE_LIMIT_PER_MINUTE: '100000000',
-    }),
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${baseUrl}/health/ready`, child);
-  const problem = await serviceRoutesProblem(baseUrl);
-  if (problem) {
-    serviceProblem = `Node ${runtime.version}: ${problem}`;
-    progress(`service not measured: ${serviceProblem}`);
-    await child.stop();
-    return undefined;
-  }
-  return { name: 'service', runtime, baseUrl, child, databaseUrl: serviceDatabaseUrl, messagesTable: 'messages' };
-}
-
-const profileRoot = join(repoRoot, 'bench/profiles', startedAt.toISOString().replace(/[:.]/g, '-'));
-const profiles: ProfileFigures[] = [];
-
-function profileDir(label: string, target: TargetName, runtime: Runtime): string {
-  return join(profileRoot, label, runtime.version, target);
-}
-
-/** With `--profile`, the flags that make a server write its CPU profile when it exits. */
-function profileFlags(label: string, target: TargetName, runtime: Runtime): string[] {
-  return args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(label, target, runtime)}`] : [];
-}
-
-/** Summarises a stopped server's profile over its measured rounds, for the report and the console. */
-function summariseProfile(label: string, target: Target): void {
-  const file = newestProfile(profileDir(label, target.name, target.runtime));
-  const measured = measuredWindows.get(target.child);
-  progress(`${TARGET_LABELS[target.name]} (Node ${target.runtime.version}) CPU profile of ${label}: ${relative(process.cwd(), file)}`);
-  if (!measured) return;
-  const summary = summarizeProfile(readProfile(file), 30, measured.windows);
-  profiles.push({
-    scenario: label,
-    runtime: target.runtime.version,
-    target: target.name,
-    busyMs: summary.busyMs,
-    turns: measured.turns,
-    tokens: measured.tokens,
-    functions: summary.functions,
-    packages: summary.packages,
-  });
-  if (target.name === 'service') process.stdout.write(`${formatSummary(file)}\n`);
-}
-
 /**
  * Fresh servers for one scenario — per Node version, the service, the SDK floor and the bare floor
  * — stopped afterwards. With `--profile` every one runs under `node --cpu-prof`; the profile is
  * written when the process exits, and summarised then.
  */
 async function withTargets<T>(label: string, run: (targets: Target[]) => Promise<T>, on: Runtime[] = runtimes): Promise<T> {
-  const nodeFlags = (target: TargetName, runtime: Runtime) => profileFlags(label, target, runtime);
   const targets: Target[] = [];
   try {
     for (const runtime of on) {
-      const service = await startService(label, runtime, nodeFlags('service', runtime));
+      const service = await servers.startService(label, runtime, profiler.flags(label, 'service', runtime));
       if (service) targets.push(service);
-      for (const floor of ['sdk', 'bare'] as const) targets.push(await startFloor(floor, label, runtime, nodeFlags(floor, runtime)));
+      for (const floor of ['sdk', 'bare'] as const) {
+        targets.push(await servers.startFloor(floor, label, runtime, profiler.flags(label, floor, runtime)));
+      }
     }
     return await run(targets);
   } finally {
     for (const target of targets) await target.child.stop();
-    if (args.profile) for (const target of targets) summariseProfile(label, target);
+    for (const target of targets) profiler.summarise(label, target);
   }
 }
 
@@ -570,7 +432,7 @@ async function concurrency(
   const transactions =
     figures.length > 0
       ? { turns, byRuntime: figures }
-      : { error: serviceProblem ?? `the service's /metrics has no \`${TX_HISTOGRAM}\` observations` };
+      : { error: servers.serviceProblem ?? `the service's /metrics has no \`${TX_HISTOGRAM}\` observations` };
   return { section: { turns, tokens, paceMs, runs }, transactions };
 }
 
@@ -725,7 +587,7 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
             const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
             if (target.name !== 'service') await floorInserts(target); // forget the earlier inserts
             const statementsBefore = await statementCounts(target.databaseUrl);
-            const result = await timed(target, () => load.turns(turnsCommand(target.baseUrl, [sessionId], tokens, 0, 60_000)));
+            const result = await profiler.timed(target, () => load.turns(turnsCommand(target.baseUrl, [sessionId], tokens, 0, 60_000)));
             for (const [kind, n] of Object.entries(statementsBetween(statementsBefore, await statementCounts(target.databaseUrl)))) {
               statements[kind] = (statements[kind] ?? 0) + n;
             }
@@ -794,8 +656,8 @@ async function history(load: LoadGenerator): Promise<NonNullable<Results['histor
 /** Scenario 6: every running stream cut at once, each resumed with its Last-Event-ID (service only). */
 async function resume(load: LoadGenerator): Promise<ResumeSection> {
   const { streams, tokens, paceMs, cutAfterTokens } = config.resume;
-  const service = await startService('resume', runtimes[0], profileFlags('resume', 'service', runtimes[0]));
-  if (!service) throw new Error(`the service did not start: ${serviceProblem}`);
+  const service = await servers.startService('resume', runtimes[0], profiler.flags('resume', 'service', runtimes[0]));
+  if (!service) throw new Error(`the service did not start: ${servers.serviceProblem}`);
   try {
     await warmUp(load, service, 20);
     const ids = await load.sessions(service.baseUrl, streams);
@@ -837,7 +699,7 @@ async function resume(load: LoadGenerator): Promise<ResumeSection> {
     };
   } finally {
     await service.child.stop();
-    if (args.profile) summariseProfile('resume', service);
+    profiler.summarise('resume', service);
   }
 }
 
@@ -846,8 +708,8 @@ async function soak(commit: string): Promise<void> {
   const minutes = Number(args.soak);
   // A heap snapshot starts with a full garbage collection: the soak reads the live heap after one.
   const heapDir = join(runDir, 'heap');
-  const service = await startService('soak', runtimes[0], ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`]);
-  if (!service) throw new Error(`the service did not start: ${serviceProblem}`);
+  const service = await servers.startService('soak', runtimes[0], ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`]);
+  if (!service) throw new Error(`the service did not start: ${servers.serviceProblem}`);
   try {
     const { markdown, problems } = await runSoak({
       baseUrl: service.baseUrl,
@@ -937,9 +799,9 @@ async function main(): Promise<void> {
     serverUrl = database.url;
   }
   const [{ server_version: version }] = await sql<{ server_version: string }>(serverUrl, 'SHOW server_version');
-  floorDatabaseUrls.bare = await createDatabase('bare_floor');
-  floorDatabaseUrls.sdk = await createDatabase('sdk_floor');
-  serviceDatabaseUrl = await createDatabase('service');
+  databaseUrls.bare = await createDatabase('bare_floor');
+  databaseUrls.sdk = await createDatabase('sdk_floor');
+  databaseUrls.service = await createDatabase('service');
   statementsCounted = await sql(serverUrl, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
     .then(() => sql(serverUrl, 'SELECT 1 FROM pg_stat_statements LIMIT 1')) // fails when the library is not preloaded
     .then(
@@ -951,6 +813,15 @@ async function main(): Promise<void> {
   llmPort = await findFreePort();
   const llm = startNode('llm-server', [join(benchBuild, 'llm-server.js'), '--port', String(llmPort)], { logDir, env: childEnv({}) });
   await waitForHttp(`http://127.0.0.1:${llmPort}/health`, llm);
+  servers = new Servers({
+    logDir,
+    buildDir,
+    runDir,
+    llmBaseUrl: `http://127.0.0.1:${llmPort}/v1`,
+    poolSize: POOL_SIZE,
+    databaseUrls,
+    progress,
+  });
   const load = new LoadGenerator(startNode('load', [join(benchBuild, 'load.js')], { logDir, env: childEnv({}), ipc: true }));
   helpers.push(llm, load.child);
 
@@ -993,9 +864,9 @@ async function main(): Promise<void> {
   if (scenarios.has(3)) results.openStreams = await sectionOf('scenario 3: open streams', () => openStreams(load, fdLimit.soft));
   if (scenarios.has(5)) results.history = await sectionOf('scenario 5: history growth', () => history(load));
   if (scenarios.has(6)) results.resume = await sectionOf('scenario 6: resume after a cut', () => resume(load));
-  if (args.profile) results.profiles = profiles;
+  if (args.profile) results.profiles = profiler.figures;
 
-  results.serviceProblem = serviceProblem;
+  results.serviceProblem = servers.serviceProblem;
   results.durationS = (Date.now() - t0) / 1000;
   load.child.process.send({ cmd: 'exit' } satisfies LoadCommand);
   await load.child.stop(5_000);
