@@ -8,9 +8,12 @@ const RAISE_FD_LIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 const running = new Set<ChildProcess>();
 
-/** The open-files limit a child gets. */
-export function childFdLimit(): number {
-  return Number(execFileSync('bash', ['-c', `${RAISE_FD_LIMIT}; ulimit -n`], { encoding: 'utf8' }).trim());
+/** The open-files limit a child gets, and the hard limit that capped it. */
+export function childFdLimit(): { soft: number; hard: number } {
+  const [soft, hard] = execFileSync('bash', ['-c', `${RAISE_FD_LIMIT}; ulimit -n; ulimit -Hn`], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
+  return { soft: Number(soft), hard: hard === 'unlimited' ? Infinity : Number(hard) };
 }
 
 export interface NodeChild {
@@ -31,11 +34,11 @@ export interface NodeChild {
 export function startNode(
   name: string,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; logDir: string; ipc?: boolean; cwd?: string },
+  options: { env: NodeJS.ProcessEnv; logDir: string; ipc?: boolean; cwd?: string; node?: string },
 ): NodeChild {
   const logFile = join(options.logDir, `${name}.log`);
   const log = openSync(logFile, 'a');
-  const child = spawn('bash', ['-c', `${RAISE_FD_LIMIT} && exec "$0" "$@"`, process.execPath, ...args], {
+  const child = spawn('bash', ['-c', `${RAISE_FD_LIMIT} && exec "$0" "$@"`, options.node ?? process.execPath, ...args], {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', log, log, ...(options.ipc ? (['ipc'] as const) : [])],

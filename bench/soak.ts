@@ -171,7 +171,10 @@ export async function runSoak(options: SoakOptions): Promise<{ markdown: string;
     return stalls;
   }
 
-  const metrics = async () => (await fetch(`${baseUrl}/metrics`)).text();
+  const scrape = async () => (await fetch(`${baseUrl}/metrics`)).text();
+  // Once more on a failure: after a heap snapshot has blocked the service for seconds, its
+  // keep-alive timer closes the idle connection just as this request reuses it.
+  const metrics = () => scrape().catch(scrape);
   const metric = (text: string, name: string, labels = '') =>
     text
       .split('\n')

@@ -15,7 +15,7 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -33,7 +33,10 @@ export interface SelfTime {
 /** `node_modules/@scope/pkg/...` → `@scope/pkg`; node internals by module; the project's own files by folder. */
 function packageOf(url: string): string {
   if (!url) return '(native / V8)';
-  if (url.startsWith('node:')) return url;
+  // Node's own modules by area; the libraries it bundles (undici behind `fetch`) by name.
+  const bundled = /^node:internal\/deps\/([^/.]+)/.exec(url);
+  if (bundled) return `${bundled[1]} (bundled with node)`;
+  if (url.startsWith('node:')) return /^node:(?:internal\/)?[^/]+/.exec(url)![0];
   const inModules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (inModules) return inModules[1];
   const own = /\/dist\/(src|bench)\/([^/]+)/.exec(url);
@@ -49,14 +52,30 @@ function shortUrl(url: string, line: number): string {
   return `${trimmed}:${line + 1}`;
 }
 
-export function summarizeProfile(
-  profile: CpuProfile,
-  top = 20,
-): { busyMs: number; idleMs: number; functions: SelfTime[]; packages: SelfTime[] } {
+/** A stretch of a profile, in µs of the monotonic clock (`process.hrtime` of any process on the machine: V8 stamps samples with it). */
+export type Window = [startUs: number, endUs: number];
+
+export interface ProfileSummary {
+  busyMs: number;
+  idleMs: number;
+  functions: SelfTime[];
+  packages: SelfTime[];
+}
+
+export function readProfile(file: string): CpuProfile {
+  return JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+}
+
+/** Self time by function and by package; with `windows`, of the samples inside them only (start-up and warm-up left out). */
+export function summarizeProfile(profile: CpuProfile, top = 20, windows?: Window[]): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfById = new Map<number, number>();
+  const inWindow = (t: number) => !windows || windows.some(([start, end]) => t >= start && t <= end);
   // timeDeltas[i] is the time between sample i-1 and i: it belongs to what sample i saw running.
+  let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0;
+    if (!inWindow(t)) continue;
     selfById.set(profile.samples[i], (selfById.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
   let busyUs = 0;
@@ -88,7 +107,12 @@ export function summarizeProfile(
       .map((item) => ({ ...item, share: busyUs ? (item.selfMs * 1000) / busyUs : 0 }))
       .sort((a, b) => b.selfMs - a.selfMs)
       .slice(0, n);
-  return { busyMs: busyUs / 1000, idleMs: idleUs / 1000, functions: rank(functions.values(), top), packages: rank(packages.values(), 25) };
+  return {
+    busyMs: busyUs / 1000,
+    idleMs: idleUs / 1000,
+    functions: rank(functions.values(), top),
+    packages: rank(packages.values(), Infinity),
+  };
 }
 
 function profilesUnder(folder: string): string[] {
@@ -108,7 +132,7 @@ export function newestProfile(path: string): string {
 }
 
 export function formatSummary(file: string, top = 20): string {
-  const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top);
+  const summary = summarizeProfile(readProfile(file), top);
   const pct = (share: number) => `${(share * 100).toFixed(1).padStart(5)}%`;
   const ms = (value: number) => `${value.toFixed(0).padStart(7)} ms`;
   return [
@@ -118,7 +142,7 @@ export function formatSummary(file: string, top = 20): string {
     ...summary.functions.map((f) => `${ms(f.selfMs)} ${pct(f.share)}  ${f.name}  ${f.where}`),
     '',
     'Self time by package:',
-    ...summary.packages.map((p) => `${ms(p.selfMs)} ${pct(p.share)}  ${p.name}`),
+    ...summary.packages.slice(0, 25).map((p) => `${ms(p.selfMs)} ${pct(p.share)}  ${p.name}`),
   ].join('\n');
 }
 
