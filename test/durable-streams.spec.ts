@@ -277,7 +277,11 @@ describe('durable turns: resume and join streams', () => {
     try {
       stub.reply({ text: words(400), delayMs: 20 });
       const id = await createSession(service.baseUrl);
-      const live = postStream(`${service.baseUrl}/v1/sessions/${id}/messages`, { content: 'Go on and on' }, { stopWhen: afterTokens(5) });
+      const live = postStream(
+        `${service.baseUrl}/v1/sessions/${id}/messages`,
+        { content: 'Go on and on', onDisconnect: 'continue' },
+        { stopWhen: afterTokens(5) },
+      );
       const turnId = eventsOf(await live, 'turn')[0].data.turnId;
       await eventually(async () => (await query(db.url, `SELECT 1 FROM turn_events WHERE turn_id = $1`, [turnId])).length > 0);
       service.child.kill('SIGKILL');

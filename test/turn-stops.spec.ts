@@ -8,6 +8,7 @@ import { createTestDatabase, dropTestDatabase, query } from './support/database.
 import { metricValue } from './support/metrics.js';
 import { OpenAiStub } from './support/openai-stub.js';
 import { doneOf, eventsOf, eventually, postStream, SseEvent, StreamResult } from './support/sse.js';
+import { addressOf, serverClosed, TcpProxy } from './support/tcp-proxy.js';
 
 /**
  * A cancel or a leaving client at each moment of a turn ends that turn alone. The service runs as
@@ -78,11 +79,11 @@ describe('a turn stopped at any moment', () => {
     }, 10_000);
 
   /** Posts a turn; `leave()` makes the client go away, `events` fill in as they arrive. */
-  function startTurn(sessionId: string, body: Record<string, unknown>) {
+  function startTurn(sessionId: string, body: Record<string, unknown>, through = baseUrl) {
     const events: SseEvent[] = [];
     const gone = new AbortController();
     let wake = () => undefined as void;
-    const result = postStream(`${baseUrl}/v1/sessions/${sessionId}/messages`, body, {
+    const result = postStream(`${through}/v1/sessions/${sessionId}/messages`, body, {
       leave: gone.signal,
       stopWhen: (event) => {
         events.push(event);
@@ -279,17 +280,26 @@ describe('a turn stopped at any moment', () => {
       let open!: () => void;
       const gate = new Promise<void>((resolve) => (open = resolve));
       stub.reply({ text: 'The whole answer, held back before its end.', pause: { chunks: 2, until: gate } });
-      const turn = startTurn(id, { content: 'Answer me', agentType: 'coder' });
+      // Through a proxy, so that the test knows the connection's port and can see the service close it.
+      const proxy = new TcpProxy(addressOf(baseUrl));
+      const turn = startTurn(id, { content: 'Answer me', agentType: 'coder' }, await proxy.start());
       await turn.until((events) => events.filter((e) => e.event === 'token').length >= 2);
       const held = await lock('LOCK TABLE messages IN EXCLUSIVE MODE');
       open();
       await waitingOn('messages');
-      let left: Promise<StreamResult> | undefined;
+      let left: Promise<unknown> | undefined;
       if (how === 'cancel') expect(await cancel(id)).toEqual({ cancelled: true });
-      else left = turn.leave();
+      else {
+        // The client's connection is reset (as when it goes away), and the lock goes only once the
+        // service has seen it go: else the commit may win the race.
+        left = turn.result.catch(() => undefined); // the read breaks off
+        proxy.cut(true);
+        await eventually(async () => serverClosed(Number(new URL(baseUrl).port), proxy.upstreamPorts[0]));
+      }
       await held.release();
       if (left) await left;
       else expect(doneOf(await turn.result).status).toBe('cancelled');
+      await proxy.close();
       await eventually(async () => (await turnRow(id)).status !== 'running', 10_000);
       expect((await turnRow(id)).status).toBe(how === 'cancel' ? 'cancelled' : 'interrupted');
       // The answer had fully arrived: it is stored once, complete.

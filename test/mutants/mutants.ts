@@ -96,8 +96,10 @@ export const mutants: Mutant[] = [
     name: 'done-before-finish',
     claim: "a client may send the next turn the moment it reads done (the turn's end commits first)",
     file: 'src/turns/steps/turn-lifetime.ts',
-    find: '      await this.finish(turn, status, error);\n',
-    replace: '      setTimeout(() => void this.finish(turn, status, error).catch(() => undefined), 300);\n',
+    find: '      done = await this.finish(turn, status, error);\n',
+    replace:
+      '      done = turn.events.stamp(events.done(turn.id, status, turn.usage));\n' +
+      '      setTimeout(() => void this.finish(turn, status, error).catch(() => undefined), 300);\n',
     specs: ['conversation-turns', 'unit-of-work'],
   },
 ];

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
@@ -11,6 +12,8 @@ export class TcpProxy {
   private readonly open = new Set<Socket>();
   /** Connections accepted so far. */
   connections = 0;
+  /** The local port of each connection made to the target, in order. */
+  readonly upstreamPorts: number[] = [];
   /** While set, each new connection is closed at once. */
   refusing = false;
 
@@ -22,7 +25,7 @@ export class TcpProxy {
       if (this.refusing) return void client.destroy();
       this.connections++;
       const upstream = new Socket();
-      upstream.connect(this.target.port, this.target.host);
+      upstream.connect(this.target.port, this.target.host, () => this.upstreamPorts.push(upstream.localPort!));
       for (const [from, to] of [
         [client, upstream],
         [upstream, client],
@@ -40,9 +43,15 @@ export class TcpProxy {
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
-  /** Destroys every open connection, both sides, as a dropped network would. */
-  cut(): void {
-    for (const socket of this.open) socket.destroy();
+  /**
+   * Destroys every open connection, both sides, as a dropped network would; with `reset`, the
+   * target gets a TCP reset instead of an orderly close, as from a client that went away.
+   */
+  cut(reset = false): void {
+    for (const socket of this.open) {
+      if (reset && this.upstreamPorts.includes(socket.localPort!)) socket.resetAndDestroy();
+      else socket.destroy();
+    }
   }
 
   async close(): Promise<void> {
@@ -55,4 +64,19 @@ export class TcpProxy {
 export function addressOf(baseUrl: string): { host: string; port: number } {
   const url = new URL(baseUrl);
   return { host: url.hostname, port: Number(url.port) };
+}
+
+/**
+ * Whether the server listening on `serverPort` has closed its side of the connection from
+ * `clientPort` (Linux: its socket is neither ESTABLISHED nor CLOSE_WAIT in /proc/net/tcp): the
+ * server's process has seen the client go, not only the network.
+ */
+export function serverClosed(serverPort: number, clientPort: number): boolean {
+  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
+  const lines = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((file) => readFileSync(file, 'utf8').split('\n').slice(1));
+  for (const line of lines) {
+    const [, local, remote, state] = line.trim().split(/\s+/);
+    if (local?.endsWith(`:${hex(serverPort)}`) && remote?.endsWith(`:${hex(clientPort)}`)) return state !== '01' && state !== '08';
+  }
+  return true;
 }

@@ -68,12 +68,13 @@ export const deadTurnEvents = {
 /**
  * A CTE named `dead_answers` that keeps, for each turn of the CTE `dead` (`id`, `seq`, `session_id`,
  * `agent`), the text it had streamed since its last stored message as an interrupted answer: its
- * stored `token` events (what it sent in its last ≤ 100 ms is not among them). It returns a
+ * stored `token` events (what it sent in its last ≤ 100 ms is not among them), unless an answer
+ * stored after the last stored `message` event already holds it. It returns a
  * `session_id` per message, which the caller counts on its session.
  */
 export const deadTurnAnswers = {
   cte: `dead_partial AS (
-    SELECT d.id AS turn_id, d.session_id,
+    SELECT d.id AS turn_id, d.session_id, m.after_message,
            COALESCE((array_agg(x.ev->'data'->>'to' ORDER BY e.id DESC, x.n DESC) FILTER (WHERE jsonb_typeof(x.ev) = 'object' AND x.ev->>'type' = 'agent_switched'))[1], d.agent) AS agent,
            -- A token is stored as its bare delta (stored-events.ts), or as {type, data} in older rows.
            string_agg(CASE WHEN jsonb_typeof(x.ev) = 'string' THEN x.ev #>> '{}' ELSE x.ev->'data'->>'delta' END, '' ORDER BY e.id, x.n)
@@ -82,9 +83,11 @@ export const deadTurnAnswers = {
     JOIN turn_events e ON e.id > d.seq * ${TURN_SPAN} AND e.id < ${recoveredDoneIdSql('d.seq')}
     CROSS JOIN LATERAL jsonb_array_elements(e.events) WITH ORDINALITY AS x(ev, n)
     LEFT JOIN LATERAL (
-      SELECT max(e2.first_id + y.n) AS last_message
+      SELECT e2.first_id + y.n AS last_message, y.ev->'data'->'message'->>'id' AS after_message
       FROM turn_events e2 CROSS JOIN LATERAL jsonb_array_elements(e2.events) WITH ORDINALITY AS y(ev, n)
-      WHERE e2.id > d.seq * ${TURN_SPAN} AND e2.id < ${recoveredDoneIdSql('d.seq')} AND y.ev->>'type' = 'message') m ON true
-    GROUP BY d.id, d.session_id, d.agent, m.last_message)
+      WHERE e2.id > d.seq * ${TURN_SPAN} AND e2.id < ${recoveredDoneIdSql('d.seq')}
+        AND jsonb_typeof(y.ev) = 'object' AND y.ev->>'type' = 'message'
+      ORDER BY e2.id DESC, y.n DESC LIMIT 1) m ON true
+    GROUP BY d.id, d.session_id, d.agent, m.last_message, m.after_message)
   , dead_answers AS (${messageWrites.interruptedAnswers('dead_partial')})`,
 };
