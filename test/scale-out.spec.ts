@@ -201,3 +201,52 @@ describe('scale-out: three instances, PgBouncer (transaction pooling), HAProxy',
     expect(stub.requests.length).toBe(calls);
   });
 });
+
+describe('scale-out: one rate-limit budget per key across the instances', { skip: WITHOUT_CLUSTER_PROGRAMS }, () => {
+  const LIMIT = 9;
+  const KEY = 'alice-7d1e0c2b3a4f5e6d7c8b9a0f1e2d3c4b';
+  let db: { name: string; url: string };
+  let cluster: Cluster;
+
+  before(async () => {
+    db = await createTestDatabase();
+    cluster = await Cluster.start({
+      databaseUrl: db.url,
+      env: { API_KEYS: `${KEY}:alice`, RATE_LIMIT_PER_MINUTE: String(LIMIT), LLM_BASE_URL: 'http://127.0.0.1:9/v1', LLM_API_KEY: 'x' },
+    });
+  });
+  after(async () => {
+    await cluster?.close();
+    await dropTestDatabase(db.name);
+  });
+
+  const get = (baseUrl: string) => fetch(`${baseUrl}/v1/agents`, { headers: { Authorization: `Bearer ${KEY}` } });
+
+  it('spends one budget whichever instance serves: the request after the limit is 429 on all three and through the balancer', async () => {
+    const remaining: string[] = [];
+    for (let i = 0; i < LIMIT; i++) {
+      const res = await get(cluster.instances[i % 3].baseUrl);
+      expect(res.status).toBe(200);
+      remaining.push(res.headers.get('x-ratelimit-remaining')!);
+    }
+    expect(remaining).toEqual(Array.from({ length: LIMIT }, (_, i) => String(LIMIT - 1 - i)));
+    for (const baseUrl of [cluster.baseUrl, ...cluster.instances.map((i) => i.baseUrl)]) {
+      const res = await get(baseUrl);
+      expect(res.status).toBe(429);
+      expect(((await res.json()) as { code: string }).code).toBe('rate_limited');
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    // One row for the key, counted once per request up to the first one over; blocked ones count nothing.
+    const rows = await query(db.url, `SELECT hits, blocked_until > now() AS blocked FROM rate_limit_hits`);
+    expect(rows).toEqual([{ hits: LIMIT + 1, blocked: true }]);
+  });
+
+  it('counts concurrent requests exactly: of 3 × LIMIT at once over the instances, LIMIT pass', async () => {
+    await query(db.url, `DELETE FROM rate_limit_hits`);
+    const statuses = await Promise.all(
+      Array.from({ length: 3 * LIMIT }, (_, i) => get(cluster.instances[i % 3].baseUrl).then((res) => res.status)),
+    );
+    expect(statuses.filter((s) => s === 200).length).toBe(LIMIT);
+    expect(statuses.filter((s) => s === 429).length).toBe(2 * LIMIT);
+  });
+});
