@@ -74,12 +74,12 @@ export class Cluster {
   }
 
   /** Stops instance `i` gracefully (SIGTERM), then starts it again on the same port, behind the same balancer. */
-  async restart(i: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async restart(i: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; logs: string }> {
     const old = this.instances[i];
     old.process.child.kill('SIGTERM');
     const exit = await old.process.exited;
     this.instances[i] = await this.spawn(old.port);
-    return exit;
+    return { ...exit, logs: old.process.logs() };
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,8 @@ export async function startHaProxy(backends: string[]): Promise<HaProxy> {
     '  timeout server 1h',
     '  timeout tunnel 1h',
     '  timeout http-request 10s',
+    // A loaded instance answers its readiness check slowly (it goes through the pool): not down for that.
+    '  timeout check 3s',
     '  option http-no-delay',
     '  retries 3',
     '  option redispatch 1',
@@ -39,7 +41,7 @@ export async function startHaProxy(backends: string[]): Promise<HaProxy> {
     '  option httpchk GET /health/ready',
     ...backends.map((url, i) => {
       const { hostname, port: p } = new URL(url);
-      return `  server i${i} ${hostname}:${p} check inter 300ms fall 1 rise 1`;
+      return `  server i${i} ${hostname}:${p} check inter 500ms fall 2 rise 1`;
     }),
     '',
   ].join('\n');
