@@ -5,7 +5,7 @@ import { Cluster, WITHOUT_CLUSTER_PROGRAMS } from './support/cluster.js';
 import { createSession } from './support/conversation.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
 import { OpenAiStub } from './support/openai-stub.js';
-import { doneOf, eventually, postStream, SseEvent } from './support/sse.js';
+import { doneOf, postStream, SseEvent } from './support/sse.js';
 import { turnToTheEnd } from './support/turn-client.js';
 
 const TURNS = 300;
@@ -140,7 +140,9 @@ describe('scale-out under failure: 300 turns through HAProxy', { skip: WITHOUT_C
     expect((latest as Date).getTime()).toBeLessThanOrEqual(killedAt + LEASE_SECONDS * 1000);
     stub.reply({ text: 'Back.' });
     for (const id of dead.slice(0, 5)) {
-      expect(doneOf(await postStream(`${cluster.baseUrl}/v1/sessions/${id}/messages`, { content: 'Still there?' })).status).toBe('completed');
+      expect(doneOf(await postStream(`${cluster.baseUrl}/v1/sessions/${id}/messages`, { content: 'Still there?' })).status).toBe(
+        'completed',
+      );
     }
   });
 });

@@ -61,7 +61,11 @@ export async function turnToTheEnd(
     const last = events.at(-1)?.id;
     const next =
       last === undefined
-        ? await attempt(`${baseUrl}/v1/sessions/${sessionId}/messages`, { method: 'POST', headers: json, body: JSON.stringify(body) }, onEvent)
+        ? await attempt(
+            `${baseUrl}/v1/sessions/${sessionId}/messages`,
+            { method: 'POST', headers: json, body: JSON.stringify(body) },
+            onEvent,
+          )
         : await attempt(`${baseUrl}/v1/sessions/${sessionId}/stream`, { headers: { 'Last-Event-ID': last } }, onEvent);
     attempts.push(next);
     events.push(...next.events);
