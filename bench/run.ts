@@ -15,6 +15,7 @@
  *   npm run bench -- --rounds 3 --open-streams 5000 --no-write
  *   npm run bench -- --scenarios 6 --resume-streams 300   the resume scenario, smaller
  *   npm run bench -- --soak 10 [--soak-users 60]   the soak (bench/soak.ts) instead of the scenarios; exits 1 on a problem
+ *   npm run bench -- --cluster           one instance vs three behind HAProxy and PgBouncer (bench/cluster.ts), its own section of BENCHMARKS.md
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -51,6 +52,7 @@ import {
   type TurnsCommand,
   type TurnsResult,
 } from './shared.js';
+import { runClusterBench, writeClusterReport } from './cluster.js';
 import { runSoak, writeSoakReport } from './soak.js';
 import { currentRuntime, registryRuntime, type Runtime } from './node-runtimes.js';
 import { TARGET_LABELS } from './report-format.js';
@@ -76,6 +78,7 @@ const { values: args } = parseArgs({
     node24: { type: 'boolean', default: false },
     soak: { type: 'string' },
     'soak-users': { type: 'string', default: '60' },
+    cluster: { type: 'boolean', default: false },
     output: { type: 'string', default: join(repoRoot, 'BENCHMARKS.md') },
   },
 });
@@ -824,6 +827,13 @@ async function main(): Promise<void> {
   });
   const load = new LoadGenerator(startNode('load', [join(benchBuild, 'load.js')], { logDir, env: childEnv({}), ipc: true }));
   helpers.push(llm, load.child);
+  if (args.cluster) {
+    process.chdir(buildDir); // the instances run the snapshot's dist/src/main.js
+    const markdown = await runClusterBench({ serverUrl, llmBaseUrl: `http://127.0.0.1:${llmPort}/v1`, progress });
+    process.stdout.write(`${markdown}\n`);
+    if (!args['no-write']) writeClusterReport(args.output, `Run ${startedAt.toISOString()}, commit ${commit}:`, markdown);
+    return;
+  }
 
   const results: Results = {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,

@@ -6,7 +6,7 @@ import { Settings } from '../config/settings.js';
 import { HealthController } from '../observability/health.controller.js';
 import type { AuthenticatedRequest } from './api-key.guard.js';
 
-/** `RATE_LIMIT_PER_MINUTE` requests a minute; one excess request blocks the caller for a minute. */
+/** `RATE_LIMIT_PER_MINUTE` requests a minute; one excess request blocks the caller for a minute (counted in PostgreSQL: `rate-limit-storage.ts`). */
 export function rateLimitOptions(settings: Settings): ThrottlerModuleOptions {
   return { throttlers: [{ name: 'default', ttl: 60_000, limit: settings.RATE_LIMIT_PER_MINUTE }] };
 }

@@ -22,8 +22,12 @@ export const databaseActivityGauges = [
   makeGaugeProvider({ name: 'db_pool_max_connections', help: 'Size of the connection pool (DB_POOL_SIZE)' }),
 ];
 
-// One round trip over the database's own sessions; the monitor's session is left out.
+// One round trip over the database's own sessions; the monitor's session is left out. The timeout
+// is local to the transaction, so it holds on one server connection also through a pooler in
+// transaction mode (several statements, no parameters: sent as one simple query).
 const ACTIVITY_SQL = `
+  BEGIN READ ONLY;
+  SET LOCAL statement_timeout = 2000;
   SELECT
     coalesce(extract(epoch FROM max(now() - a.xact_start)), 0)::float8 AS oldest_transaction,
     coalesce(extract(epoch FROM (
@@ -32,7 +36,8 @@ const ACTIVITY_SQL = `
        WHERE NOT l.granted AND w.datname = current_database()
     )), 0)::float8 AS longest_lock_wait
   FROM pg_stat_activity a
-  WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL`;
+  WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL;
+  COMMIT`;
 
 /** prom-client calls a metric's `collect` before each read; its types list it in the configuration only. */
 type Collected = { collect?: () => Promise<void> | void };
@@ -72,7 +77,9 @@ export class DatabaseActivity implements OnModuleInit, OnApplicationShutdown {
       max: 1,
       idleTimeoutMillis: 60_000,
       connectionTimeoutMillis: 2_000,
-      statement_timeout: 2_000,
+      // Client-side: a hung server cannot hang the scrape. The server-side bound is set in the query,
+      // because PgBouncer refuses `statement_timeout` as a connection parameter.
+      query_timeout: 2_500,
       application_name: 'agent-runtime-monitor',
     });
     this.monitor.on('error', () => undefined); // an idle monitor connection that drops is simply replaced
@@ -107,7 +114,8 @@ export class DatabaseActivity implements OnModuleInit, OnApplicationShutdown {
   private async query(): Promise<void> {
     try {
       if (this.breaker.isOpen) throw new Error('database circuit breaker open');
-      const { rows } = await this.monitor!.query<{ oldest_transaction: number; longest_lock_wait: number }>(ACTIVITY_SQL);
+      const results = (await this.monitor!.query(ACTIVITY_SQL)) as unknown as pg.QueryResult[];
+      const rows = results[2].rows as Array<{ oldest_transaction: number; longest_lock_wait: number }>;
       this.oldestTransaction.set(rows[0].oldest_transaction);
       this.longestLockWait.set(rows[0].longest_lock_wait);
     } catch (error) {

@@ -5,6 +5,7 @@ import { TurnEntity } from '../turns/turn.entity.js';
 import { SessionEntity } from '../sessions/session.entity.js';
 import { TurnEventRowEntity } from '../turns/event-log/turn-event-row.entity.js';
 import { IdempotencyKeyEntity } from '../idempotency/idempotency-key.entity.js';
+import { RateLimitHitEntity } from '../auth/rate-limit-hit.entity.js';
 
 export const entities = [
   SessionEntity,
@@ -14,4 +15,5 @@ export const entities = [
   ApprovalEntity,
   TurnEventRowEntity,
   IdempotencyKeyEntity,
+  RateLimitHitEntity,
 ];

@@ -13,6 +13,7 @@ const OWNERS: Record<string, string> = {
   turns: 'turns',
   turn_events: 'turns',
   idempotency_keys: 'idempotency',
+  rate_limit_hits: 'auth',
 };
 const ENTITY_TABLES: Record<string, string> = {
   SessionEntity: 'sessions',
@@ -22,6 +23,7 @@ const ENTITY_TABLES: Record<string, string> = {
   TurnEntity: 'turns',
   TurnEventRowEntity: 'turn_events',
   IdempotencyKeyEntity: 'idempotency_keys',
+  RateLimitHitEntity: 'rate_limit_hits',
 };
 
 // The compiled test runs from dist/test/unit; the sources are read, not the build.
