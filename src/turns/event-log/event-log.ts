@@ -69,21 +69,17 @@ export const deadTurnEvents = {
  * A CTE named `dead_answers` that keeps, for each turn of the CTE `dead` (`id`, `seq`, `session_id`,
  * `agent`), the text it had streamed since its last stored message as an interrupted answer: its
  * stored `token` events (what it sent in its last ≤ 100 ms is not among them), unless an answer
- * stored after the last stored `message` event already holds it. It returns a
+ * stored after the last stored `message` event already holds it (events are stored behind the
+ * stream: an answer's row may have committed before its event was stored). It returns a
  * `session_id` per message, which the caller counts on its session.
  */
 export const deadTurnAnswers = {
   cte: `dead_partial AS (
     SELECT d.id AS turn_id, d.session_id, m.after_message,
            COALESCE((array_agg(x.ev->'data'->>'to' ORDER BY e.id DESC, x.n DESC) FILTER (WHERE jsonb_typeof(x.ev) = 'object' AND x.ev->>'type' = 'agent_switched'))[1], d.agent) AS agent,
-           -- Events are stored behind the stream: an answer whose row committed before its \`message\`
-           -- event was stored is what these tokens spell, already kept (more answer rows than events).
-           CASE WHEN (SELECT count(*) FROM messages a WHERE a.session_id = d.session_id AND a.turn_id = d.id AND a.role = 'assistant')
-                     > count(*) FILTER (WHERE x.ev->>'type' = 'message' AND x.ev->'data'->'message'->>'role' = 'assistant')
-                THEN NULL ELSE
            -- A token is stored as its bare delta (stored-events.ts), or as {type, data} in older rows.
            string_agg(CASE WHEN jsonb_typeof(x.ev) = 'string' THEN x.ev #>> '{}' ELSE x.ev->'data'->>'delta' END, '' ORDER BY e.id, x.n)
-             FILTER (WHERE (jsonb_typeof(x.ev) = 'string' OR x.ev->>'type' = 'token') AND e.first_id + x.n > COALESCE(m.last_message, 0)) END AS content
+             FILTER (WHERE (jsonb_typeof(x.ev) = 'string' OR x.ev->>'type' = 'token') AND e.first_id + x.n > COALESCE(m.last_message, 0)) AS content
     FROM dead d
     JOIN turn_events e ON e.id > d.seq * ${TURN_SPAN} AND e.id < ${recoveredDoneIdSql('d.seq')}
     CROSS JOIN LATERAL jsonb_array_elements(e.events) WITH ORDINALITY AS x(ev, n)
