@@ -5,11 +5,11 @@
  * instance and through three, the server-side PostgreSQL connections against the instances' pool
  * sizes, and how long the sessions of a SIGKILLed instance stay busy (the lease takeover).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import pg from 'pg';
 import { Cluster } from '../test/support/cluster.js';
+import { writeReportSection } from './report-section.js';
 import { turnContent } from './shared.js';
+import { sql } from './sql.js';
 
 const USERS = 100;
 const LOAD_SECONDS = 20;
@@ -37,16 +37,6 @@ interface LoadFigures {
   peakListen: number;
   /** Most clients PgBouncer had waiting for a server connection at one sample. */
   peakWaiting: number;
-}
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 async function newSession(baseUrl: string): Promise<string> {
@@ -200,18 +190,7 @@ function report(runs: LoadFigures[], taken: { cut: number; takeoverMs: number[] 
   ].join('\n');
 }
 
-const START = '<!-- bench:cluster:start -->';
-const END = '<!-- bench:cluster:end -->';
-
 /** Writes the figures between their markers in BENCHMARKS.md (a section of its own at the end the first time). */
 export function writeClusterReport(path: string, heading: string, markdown: string): void {
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const generated = `${START}\n\n${heading}\n\n${markdown}\n\n${END}`;
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
-  const next =
-    start !== -1 && end > start
-      ? current.slice(0, start) + generated + current.slice(end + END.length)
-      : `${current.trimEnd()}\n\n## Scale-out\n\n${generated}\n`;
-  writeFileSync(path, next);
+  writeReportSection(path, 'cluster', 'Scale-out', heading, markdown);
 }

@@ -23,7 +23,6 @@ import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { EmbeddedDatabase, findFreePort } from '../src/database/embedded-postgres.js';
 import { cpuSnapshot, cpuSplit, type CpuSplit } from './cpu.js';
 import { add, counterValue, merged, metricFamilies, parseHistogram, quantile, subtract, type Histogram } from './metrics.js';
@@ -54,6 +53,7 @@ import {
 } from './shared.js';
 import { runClusterBench, writeClusterReport } from './cluster.js';
 import { runSoak, writeSoakReport } from './soak.js';
+import { sql } from './sql.js';
 import { currentRuntime, registryRuntime, type Runtime } from './node-runtimes.js';
 import { TARGET_LABELS } from './report-format.js';
 
@@ -135,16 +135,6 @@ function withDatabase(url: string, name: string): string {
   const u = new URL(url);
   u.pathname = `/${name}`;
   return u.toString();
-}
-
-async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 async function createDatabase(kind: string): Promise<string> {

@@ -7,9 +7,10 @@
  * turns failing for others' faults, or the live heap / descriptors / database connections not back to baseline.
  */
 import { createParser } from 'eventsource-parser';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import pg from 'pg';
 import type { NodeChild } from './processes.js';
+import { writeReportSection } from './report-section.js';
 
 export interface SoakOptions {
   baseUrl: string;
@@ -285,18 +286,7 @@ function roundAll(figures: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, Math.round(v)]));
 }
 
-const START = '<!-- bench:soak:start -->';
-const END = '<!-- bench:soak:end -->';
-
 /** Writes the soak's figures between their markers in BENCHMARKS.md (a section of their own at the end the first time). */
 export function writeSoakReport(path: string, heading: string, markdown: string): void {
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const generated = `${START}\n\n${heading}\n\n${markdown}\n\n${END}`;
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
-  const next =
-    start !== -1 && end > start
-      ? current.slice(0, start) + generated + current.slice(end + END.length)
-      : `${current.trimEnd()}\n\n## Soak\n\n${generated}\n`;
-  writeFileSync(path, next);
+  writeReportSection(path, 'soak', 'Soak', heading, markdown);
 }
