@@ -73,6 +73,24 @@ async function expectHistories(
   }
 }
 
+/** Three instances on `databaseUrl` whose LLM answers ANSWER, a token every `delayMs`. */
+async function startCluster(stub: OpenAiStub, databaseUrl: string, delayMs: number, env: Record<string, string> = {}): Promise<Cluster> {
+  stub.reply({ text: ANSWER, delayMs });
+  return Cluster.start({
+    databaseUrl,
+    env: {
+      LLM_BASE_URL: await stub.start(),
+      LLM_API_KEY: 'x',
+      LLM_MODEL: 'stub',
+      MULTI_AGENT_MODE: 'false',
+      SESSION_LEASE_SECONDS: String(LEASE_SECONDS),
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+      ...env,
+    },
+  });
+}
+
 describe('scale-out under failure: 300 turns through HAProxy', { skip: WITHOUT_CLUSTER_PROGRAMS }, () => {
   const stub = new OpenAiStub();
   let db: { name: string; url: string };
@@ -80,18 +98,7 @@ describe('scale-out under failure: 300 turns through HAProxy', { skip: WITHOUT_C
 
   before(async () => {
     db = await createTestDatabase();
-    stub.reply({ text: ANSWER, delayMs: 60 });
-    const env = {
-      LLM_BASE_URL: await stub.start(),
-      LLM_API_KEY: 'x',
-      LLM_MODEL: 'stub',
-      MULTI_AGENT_MODE: 'false',
-      SESSION_LEASE_SECONDS: String(LEASE_SECONDS),
-      SSE_RETRY_MS: '200',
-      RATE_LIMIT_PER_MINUTE: '1000000',
-      SHUTDOWN_TIMEOUT_MS: '3000',
-    };
-    cluster = await Cluster.start({ databaseUrl: db.url, env });
+    cluster = await startCluster(stub, db.url, 60, { SSE_RETRY_MS: '200' });
   });
   after(async () => {
     await cluster?.close();
@@ -178,17 +185,7 @@ describe('scale-out: a rolling restart under load', { skip: WITHOUT_CLUSTER_PROG
 
   before(async () => {
     db = await createTestDatabase();
-    stub.reply({ text: ANSWER, delayMs: 40 });
-    const env = {
-      LLM_BASE_URL: await stub.start(),
-      LLM_API_KEY: 'x',
-      LLM_MODEL: 'stub',
-      MULTI_AGENT_MODE: 'false',
-      SESSION_LEASE_SECONDS: String(LEASE_SECONDS),
-      RATE_LIMIT_PER_MINUTE: '1000000',
-      SHUTDOWN_TIMEOUT_MS: '3000',
-    };
-    cluster = await Cluster.start({ databaseUrl: db.url, env });
+    cluster = await startCluster(stub, db.url, 40);
   });
   after(async () => {
     await cluster?.close();
