@@ -2,6 +2,7 @@ import { expect } from 'expect';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TurnRecovery } from '../src/turns/turn-recovery.js';
 import { startApp, TestApp } from './support/app.js';
 import { afterTokens, api, createSession, streamInBackground } from './support/conversation.js';
 import { query } from './support/database.js';
@@ -96,6 +97,23 @@ describe('conversations: one turn at a time, leases, cancel', () => {
       expect(lease.held).toBe(true);
       expect((await postStream(messagesUrl(id), { content: 'now?' })).status).toBe(409);
       expect(doneOf(await running.result).status).toBe('completed');
+    });
+
+    it('stops a turn whose lease lapsed (a renewal came too late) instead of reviving it: interrupted, lease_lost, its answer kept once', async () => {
+      stub.reply({ text: words(60), delayMs: 50 });
+      const { id, running } = await runningTurn();
+      // As if the renewals had stalled: the lease is over, and another request or the sweep may take the session.
+      await query(t.databaseUrl, `UPDATE sessions SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+      const result = await running.result;
+      expect(doneOf(result).status).toBe('interrupted');
+      const [turn] = await query(t.databaseUrl, `SELECT status, error FROM turns WHERE session_id = $1`, [id]);
+      expect(turn).toEqual({ status: 'interrupted', error: 'lease_lost' });
+      await t.app.get(TurnRecovery).sweep();
+      const rows = await query(t.databaseUrl, `SELECT role, status FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);
+      expect(rows).toEqual([
+        { role: 'user', status: 'complete' },
+        { role: 'assistant', status: 'interrupted' },
+      ]);
     });
 
     it('takes over the lease of a crashed process once it has expired, and records the dead turn interrupted', async () => {

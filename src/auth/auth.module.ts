@@ -9,14 +9,15 @@ import { RateLimitGuard, rateLimitOptions } from './rate-limit.guard.js';
 import { PostgresThrottlerStorage } from './rate-limit-storage.js';
 import { RateLimitSweep } from './rate-limit-sweep.js';
 
-/** API keys and owners, and rate limits counted in PostgreSQL (`rate_limit_hits`), shared by every instance. */
+/** API keys and owners, and rate limits: counted in this process, or in PostgreSQL (`rate_limit_hits`), shared by every instance. */
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
       inject: [Settings, TransactionHost],
       useFactory: (settings: Settings, txHost: TransactionHost) => ({
         ...rateLimitOptions(settings),
-        storage: new PostgresThrottlerStorage(txHost),
+        // Unset: the library's in-memory storage.
+        storage: settings.RATE_LIMIT_STORE === 'database' ? new PostgresThrottlerStorage(txHost) : undefined,
       }),
     }),
   ],

@@ -212,6 +212,14 @@ export class Settings {
   @Min(1)
   RATE_LIMIT_PER_MINUTE = 600;
 
+  /**
+   * Where requests are counted: in this process, or in PostgreSQL (`rate_limit_hits`), so that
+   * several instances share one budget per key at one statement per request. Instances behind one
+   * load balancer need `database` (docs/deployment.md).
+   */
+  @IsIn(['memory', 'database'])
+  RATE_LIMIT_STORE: 'memory' | 'database' = 'memory';
+
   @Transform(toInt)
   @IsInt()
   @Min(1)

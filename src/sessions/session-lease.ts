@@ -85,7 +85,9 @@ export class SessionLease implements OnModuleInit, OnApplicationShutdown {
           this.txHost.tx.query(
             `WITH renewed AS (
                UPDATE sessions SET lease_expires_at = now() + make_interval(secs => $2)
-               WHERE active_turn_id = ANY($1::uuid[]) AND deleted_at IS NULL
+               -- A lease that lapsed is not revived: the session may be another turn's by now, or
+               -- the sweep may have ended this one; the turn stops (lease_lost) instead.
+               WHERE active_turn_id = ANY($1::uuid[]) AND deleted_at IS NULL AND lease_expires_at > now()
                RETURNING active_turn_id)
              SELECT t.id, (r.active_turn_id IS NOT NULL) AS held, (t.cancel_requested_at IS NOT NULL) AS cancelled
              FROM turns t LEFT JOIN renewed r ON r.active_turn_id = t.id

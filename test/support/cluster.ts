@@ -95,6 +95,8 @@ export class Cluster {
 
   private async spawn(port: number): Promise<Instance> {
     const env = {
+      // Instances behind one balancer share their rate limits, as docs/deployment.md asks.
+      RATE_LIMIT_STORE: 'database',
       ...this.options.env,
       DATABASE_URL: this.pgbouncer.urlOf(this.options.databaseUrl),
       DATABASE_LISTEN_URL: this.options.databaseUrl,

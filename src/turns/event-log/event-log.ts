@@ -68,7 +68,8 @@ export const deadTurnEvents = {
 /**
  * A CTE named `dead_answers` that keeps, for each turn of the CTE `dead` (`id`, `seq`, `session_id`,
  * `agent`), the text it had streamed since its last stored message as an interrupted answer: its
- * stored `token` events (what it sent in its last ≤ 100 ms is not among them), unless an answer
+ * stored `token` events (not what it sent after the last write behind the stream: every 100 ms,
+ * later under load), unless an answer
  * stored after the last stored `message` event already holds it (events are stored behind the
  * stream: an answer's row may have committed before its event was stored). It returns a
  * `session_id` per message, which the caller counts on its session.
