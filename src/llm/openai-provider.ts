@@ -7,6 +7,7 @@ import { LlmError, LlmTimeoutError, providerError } from './llm-errors.js';
 import { ChatMessage, LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
 import { OpenAiChunks } from './openai-chunks.js';
 import { completionAsChunk, httpFailure, OpenAiRefusal, UnreadableAnswer } from './openai-wire.js';
+import { redactSecrets } from './redact-secrets.js';
 
 /** `fetch` could not get an answer's head: no connection, a refused or timed-out connect. */
 class Unreachable extends Error {}
@@ -82,13 +83,17 @@ export class OpenAiProvider extends LlmProvider {
   private failure(error: unknown): unknown {
     if (error instanceof LlmError) return error;
     if (error instanceof Unreachable) {
+      this.logConnectionFailure(error);
       return /timed? ?out/i.test(error.message)
         ? new LlmTimeoutError('The LLM did not answer in time.')
         : new LlmError('connection', 'The LLM provider could not be reached.');
     }
     if (error instanceof UnreadableAnswer) return new LlmError('server_error', 'The LLM provider sent a stream that could not be read.');
     // undici's `terminated`: the connection closed in the middle of the body.
-    if (error instanceof TypeError) return new LlmError('connection', 'The LLM stream broke off.');
+    if (error instanceof TypeError) {
+      this.logConnectionFailure(error);
+      return new LlmError('connection', 'The LLM stream broke off.');
+    }
     if (!(error instanceof OpenAiRefusal)) return error;
     const failure = providerError(error.failure, this.secrets);
     this.logger.warn({
@@ -99,6 +104,16 @@ export class OpenAiProvider extends LlmProvider {
       providerMessage: failure.detail,
     });
     return failure;
+  }
+
+  /** What the network said (undici's message and its cause): no request or answer text is in it. */
+  private logConnectionFailure(error: Error): void {
+    const cause = (error as { cause?: unknown }).cause;
+    this.logger.warn({
+      msg: 'LLM provider connection failed',
+      provider: this.name,
+      error: redactSecrets(`${error.message}${cause ? ` (${String(cause)})` : ''}`, this.secrets),
+    });
   }
 }
 
