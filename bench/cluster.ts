@@ -9,7 +9,7 @@ import { cpus } from 'node:os';
 import { Cluster } from '../test/support/cluster.js';
 import { writeReportSection } from './report-section.js';
 import { turnContent } from './shared.js';
-import { sql } from './sql.js';
+import { query as sql } from '../test/support/database.js';
 
 const USERS = 100;
 const LOAD_SECONDS = 20;

@@ -53,7 +53,7 @@ import {
 } from './shared.js';
 import { runClusterBench, writeClusterReport } from './cluster.js';
 import { runSoak, writeSoakReport } from './soak.js';
-import { sql } from './sql.js';
+import { query as sql } from '../test/support/database.js';
 import { currentRuntime, registryRuntime, type Runtime } from './node-runtimes.js';
 import { TARGET_LABELS } from './report-format.js';
 
