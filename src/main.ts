@@ -29,7 +29,11 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       // A stop that hangs anyway must not keep an orchestrator waiting for ever.
-      setTimeout(() => process.exit(1), settings.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
+      const bound = settings.SHUTDOWN_TIMEOUT_MS + 5_000;
+      setTimeout(() => {
+        process.stderr.write(`The stop took longer than ${bound} ms (SHUTDOWN_TIMEOUT_MS + 5 s): exiting.\n`);
+        process.exit(1);
+      }, bound).unref();
     });
   }
   // A bug that leaves a rejection unhandled stops this process gracefully instead of killing it mid-write.

@@ -123,8 +123,11 @@ describe('scale-out under failure: 300 turns through HAProxy', { skip: WITHOUT_C
     // The kill fell mid-stream: some clients lost their connection, most did not.
     expect({ cut: cut.length > 0 }).toEqual({ cut: true });
     expect(cut.length).toBeLessThan(TURNS);
-    // No refusal anywhere: every request the balancer passed on was served (a killed instance's are cut, not refused).
-    expect(results.flatMap((r) => r.attempts.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.refusal}`))).toEqual([]);
+    // No refusal anywhere: every request the balancer passed on was served (a killed instance's are
+    // cut, not refused). On a starved machine HAProxy may briefly see no backend ready and answer its
+    // own 503, which the client retries like a cut.
+    const refused = results.flatMap((r) => r.attempts.filter((a) => a.status !== 200 && !a.balancer));
+    expect(refused.map((a) => `${a.status} ${a.refusal}`)).toEqual([]);
     // Every client got the end of its turn: completed with the whole answer, or interrupted (it ran
     // on the killed instance; HAProxy may also have retried a POST the killed one never answered
     // onto a survivor, which then followed the dead turn to its end).

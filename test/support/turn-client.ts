@@ -8,6 +8,8 @@ export interface Attempt {
   cut: boolean;
   /** The body of a refusal (no stream). */
   refusal?: string;
+  /** The refusal came from the balancer itself (HAProxy's HTML 503 while it saw no backend ready), not from an instance. */
+  balancer?: boolean;
 }
 
 /**
@@ -22,8 +24,10 @@ export async function attempt(url: string, init: RequestInit, onEvent?: (event: 
   } catch {
     return { status: 0, events, cut: true };
   }
-  if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
-    return { status: res.status, events, cut: false, refusal: await res.text().catch(() => undefined) };
+  const type = res.headers.get('content-type') ?? '';
+  if (!type.startsWith('text/event-stream')) {
+    const balancer = res.status === 503 && type.startsWith('text/html');
+    return { status: res.status, events, cut: false, refusal: await res.text().catch(() => undefined), balancer };
   }
   const parser = createParser({
     onEvent: (message) => {
