@@ -27,17 +27,38 @@ const LAYERS = [
   'playground',
 ];
 
-/** Lower modules name the turn of a row (an FK to `turns`) by type only; that is their one look upward. */
-const UPWARD_TYPE_ONLY = { './src/turns': ['./turn.entity.ts'] };
+/**
+ * Lower modules name the turn of a row (an FK to `turns`) by type only; that is their one look upward.
+ * `no-restricted-paths` lets these files through, and `no-restricted-imports` (below) refuses any
+ * import of them from a lower module that is not `import type`.
+ */
+const UPWARD_TYPE_ONLY = { module: 'turns', files: ['turn.entity'] };
 
 const layerZones = LAYERS.flatMap((module, i) =>
   LAYERS.slice(i + 1).map((above) => ({
     target: `./src/${module}`,
     from: `./src/${above}`,
-    except: UPWARD_TYPE_ONLY[`./src/${above}`] ?? [],
+    except: above === UPWARD_TYPE_ONLY.module ? UPWARD_TYPE_ONLY.files.map((file) => `./${file}.ts`) : [],
     message: `${module} sits below ${above} (docs/ARCHITECTURE.md): depend the other way round, or move the code.`,
   })),
 );
+
+/** The modules below `UPWARD_TYPE_ONLY.module`, whose imports of its files must be type-only. */
+const typeOnlyUpward = {
+  files: LAYERS.slice(0, LAYERS.indexOf(UPWARD_TYPE_ONLY.module)).map((module) => `src/${module}/**/*.ts`),
+  rules: {
+    '@typescript-eslint/no-restricted-imports': [
+      'error',
+      {
+        patterns: UPWARD_TYPE_ONLY.files.map((file) => ({
+          regex: `(^|/)${UPWARD_TYPE_ONLY.module}/${file.replaceAll('.', '\\.')}(\\.js)?$`,
+          allowTypeImports: true,
+          message: `a module below ${UPWARD_TYPE_ONLY.module} may import this file with \`import type\` only (docs/ARCHITECTURE.md).`,
+        })),
+      },
+    ],
+  },
+};
 
 /** What the playground's browser modules may use beyond the language itself. */
 const BROWSER_GLOBALS = Object.fromEntries(
@@ -88,4 +109,5 @@ export default defineConfig(
       'import-x/no-restricted-paths': ['error', { zones: layerZones }],
     },
   },
+  typeOnlyUpward,
 );

@@ -2,6 +2,7 @@ import { expect } from 'expect';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { events } from '../src/turns/protocol/events.js';
 import { TurnRecovery } from '../src/turns/turn-recovery.js';
 import { startApp, TestApp } from './support/app.js';
 import { afterTokens, api, createSession, streamInBackground } from './support/conversation.js';
@@ -136,6 +137,9 @@ describe('conversations: one turn at a time, leases, cancel', () => {
       expect(doneOf(result).status).toBe('completed');
       const turns = await query(t.databaseUrl, `SELECT id, status, finished_at FROM turns WHERE session_id = $1`, [id]);
       expect(turns.find((r) => r.id === dead)).toMatchObject({ status: 'interrupted', finished_at: expect.any(Date) });
+      // Its `done`, stored by `start_turn` in the turn's kept slot, is the protocol constructor's event.
+      const stored = await query(t.databaseUrl, `SELECT events FROM turn_events WHERE turn_id = $1`, [dead]);
+      expect(stored).toEqual([{ events: [events.done(dead, 'interrupted', { input: 0, output: 0 })] }]);
       expect(turns.find((r) => r.id === doneOf(result).turnId)).toMatchObject({ status: 'completed' });
       const [session] = await query(t.databaseUrl, `SELECT active_turn_id, lease_expires_at FROM sessions WHERE id = $1`, [id]);
       expect(session).toEqual({ active_turn_id: null, lease_expires_at: null });

@@ -8,6 +8,7 @@ import { SessionsService } from '../sessions/sessions.service.js';
 import type { StampedEvent } from './protocol/turn-event.js';
 import type { Turn, TurnInput, TurnKind, TurnOptions } from './turn.js';
 import { AdmitTurn, RepeatedRequest } from './steps/admit-turn.js';
+import { CheckTurnInput } from './steps/check-turn-input.js';
 import { TakeAnswers, type DecisionInput, type ToolResultInput } from './steps/take-answers.js';
 import { TakeUserMessage } from './steps/take-user-message.js';
 import { TurnLifetime } from './steps/turn-lifetime.js';
@@ -28,6 +29,7 @@ export class TurnRunner {
   constructor(
     private readonly txHost: TransactionHost,
     private readonly settings: Settings,
+    private readonly checks: CheckTurnInput,
     private readonly admission: AdmitTurn,
     private readonly lifetime: TurnLifetime,
     private readonly userMessage: TakeUserMessage,
@@ -101,11 +103,11 @@ export class TurnRunner {
 
   private async begin(owner: string, sessionId: string, input: TurnInput, options: TurnOptions): Promise<Observable<StampedEvent>> {
     if (input.kind === 'message') {
-      this.admission.checkMessage(input);
+      this.checks.checkMessage(input);
       const turn = await this.admit(owner, sessionId, 'message', options);
       return this.lifetime.stream(turn, (t) => this.userMessage.run(t, input.content, input.agentType));
     }
-    const decisions = await this.admission.checkAnswers(owner, sessionId, input.results, input.decisions);
+    const decisions = await this.checks.checkAnswers(owner, sessionId, input.results, input.decisions);
     const kind = !input.decisions.length ? 'tool_result' : !input.results.length ? 'approval' : 'answers';
     const turn = await this.admit(owner, sessionId, kind, options);
     return this.lifetime.stream(turn, await this.answers.run(turn, input.results, decisions));

@@ -13,6 +13,7 @@ import { RemoteTail } from './event-log/remote-tail.js';
 import { EventLog } from './event-log/event-log.js';
 import { EventRetention } from './event-log/event-retention.js';
 import { AdmitTurn } from './steps/admit-turn.js';
+import { CheckTurnInput } from './steps/check-turn-input.js';
 import { AgentLoop } from './steps/agent-loop.js';
 import { AwaitResults } from './steps/await-results.js';
 import { DispatchToolCalls } from './steps/dispatch-tool-calls.js';
@@ -46,6 +47,7 @@ import { TurnStreamsController } from './turn-streams.controller.js';
     LocalTurns,
     RemoteTail,
     EventRetention,
+    CheckTurnInput,
     AdmitTurn,
     TurnLifetime,
     FailurePolicy,

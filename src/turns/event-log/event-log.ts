@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { events } from '../protocol/events.js';
 import type { StampedEvent } from '../protocol/turn-event.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 import { EventAnnouncer, TURN_EVENTS_CHANNEL } from './event-announcer.js';
@@ -51,6 +52,12 @@ export class EventLog {
 }
 
 /**
+ * The stored `events` of a dead turn's row, built by the protocol's constructor (`events.done`) and
+ * stored as every row is (`storedEventsJson`), as a SQL literal whose `turnId` the statement fills in.
+ */
+const deadDoneEventsSql = `'${storedEventsJson([{ ...events.done('', 'interrupted', { input: 0, output: 0 }), id: 0 }]).replaceAll("'", "''")}'::jsonb`;
+
+/**
  * SQL for the end of turns whose process died, for the turns the CTE `dead` returns (`id`, `seq`): a
  * CTE named `dead_done` that records `done{interrupted}` in each turn's kept slot; and an expression
  * that announces those rows (it must be selected for the notifications to go out).
@@ -59,7 +66,7 @@ export const deadTurnEvents = {
   cte: `dead_done AS (
     INSERT INTO turn_events (id, first_id, turn_id, events)
     SELECT ${recoveredDoneIdSql('d.seq')}, ${recoveredDoneIdSql('d.seq')}, d.id,
-           jsonb_build_array(jsonb_build_object('type', 'done', 'data', jsonb_build_object('turnId', d.id, 'status', 'interrupted')))
+           jsonb_set(${deadDoneEventsSql}, '{0,data,turnId}', to_jsonb(d.id))
     FROM dead d
     RETURNING id, turn_id)`,
   announced: `(SELECT count(pg_notify('${TURN_EVENTS_CHANNEL}', r.turn_id || ':' || r.id)) FROM dead_done r)`,

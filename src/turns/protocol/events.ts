@@ -39,7 +39,10 @@ export const events = {
 
   error: (code: StreamErrorCode, message: string): TurnEvent => ({ type: 'error', data: { code, message } }),
 
-  /** Only the turn's lifetime (`TurnLifetime`) sends this, once, after the turn's end has committed. */
+  /**
+   * Only the turn's lifetime (`TurnLifetime`) sends this, once, after the turn's end has committed.
+   * For a turn whose process died, recovery stores one built here (`deadTurnEvents` in `event-log.ts`).
+   */
   done: (turnId: string, status: DoneStatus, usage: { input: number; output: number }): TurnEvent => ({
     type: 'done',
     data: {

@@ -2,19 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { randomUUID } from 'node:crypto';
 import type { Counter } from 'prom-client';
-import { AgentCatalog } from '../../agents/agent-catalog.js';
 import { DomainError } from '../../common/domain-error.js';
-import { ToolCallCheck } from '../../agents/tool-call-check.js';
-import type { ApprovalEntity } from '../../approvals/approval.entity.js';
-import { approvalExpired, ApprovalsService, Decision } from '../../approvals/approvals.service.js';
 import { EarlierRequest, IdempotencyClaim, IdempotencyKeys } from '../../idempotency/idempotency-keys.js';
-import { MessagesService } from '../../messages/messages.service.js';
 import { ShutdownState } from '../../observability/shutdown-state.js';
 import { SessionLease } from '../../sessions/session-lease.js';
 import { sessionWrites } from '../../sessions/session-writes.js';
 import { sessionBusy, SessionsService } from '../../sessions/sessions.service.js';
-import type { DecisionRequest, Turn, TurnKind } from '../turn.js';
-import type { CheckedDecision, ToolResultInput } from './take-answers.js';
+import type { Turn, TurnKind } from '../turn.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
 import { deadTurnAnswers, deadTurnEvents, EventLog } from '../event-log/event-log.js';
 import { TurnLifetime } from './turn-lifetime.js';
@@ -23,8 +17,8 @@ import { TurnLifetime } from './turn-lifetime.js';
 const STOPPED_TURN_WAIT_MS = 3_000;
 
 /**
- * Admission: the checks each turn route makes before anything is written (4xx before any stream),
- * then the session's lease taken and the turn recorded with one conditional statement.
+ * Admission: once `CheckTurnInput` has checked the route's input, the session's lease taken and the
+ * turn recorded with one conditional statement (`start_turn`).
  */
 @Injectable()
 export class AdmitTurn {
@@ -33,78 +27,11 @@ export class AdmitTurn {
     private readonly shutdown: ShutdownState,
     private readonly lease: SessionLease,
     private readonly sessions: SessionsService,
-    private readonly messages: MessagesService,
-    private readonly approvals: ApprovalsService,
-    private readonly agents: AgentCatalog,
-    private readonly toolCheck: ToolCallCheck,
     private readonly lifetime: TurnLifetime,
     private readonly eventLog: EventLog,
     private readonly keys: IdempotencyKeys,
     @InjectMetric('session_busy_rejections_total') private readonly busyRejections: Counter<string>,
   ) {}
-
-  checkMessage(input: { agentType?: string }): void {
-    if (input.agentType) this.agents.known(input.agentType);
-  }
-
-  /** The call exists, has no result yet and is not held for (or expired awaiting) approval. */
-  async checkToolResult(owner: string, sessionId: string, toolCallId: string): Promise<void> {
-    await this.sessions.get(owner, sessionId);
-    if (!(await this.messages.findCall(sessionId, toolCallId))) {
-      throw new DomainError('tool_call_not_found', `no tool call ${toolCallId} in session ${sessionId}`);
-    }
-    if (await this.messages.hasResult(sessionId, toolCallId)) {
-      throw new DomainError('tool_result_exists', `tool call ${toolCallId} already has a result`);
-    }
-    const approval = (await this.approvals.list(sessionId)).items.find((a) => a.toolCallId === toolCallId);
-    if (approval?.status === 'pending') {
-      throw new DomainError('awaiting_approval', `tool call ${toolCallId} is waiting for approval ${approval.id}`);
-    }
-    if (approval?.status === 'expired') {
-      throw new DomainError('approval_expired', `tool call ${toolCallId} was never approved: approval ${approval.id} expired`);
-    }
-  }
-
-  /** Each answer of a turn checked as its own route checks it; the decisions come back with their approvals. */
-  async checkAnswers(
-    owner: string,
-    sessionId: string,
-    results: ToolResultInput[],
-    decisions: DecisionRequest[],
-  ): Promise<CheckedDecision[]> {
-    for (const result of results) await this.checkToolResult(owner, sessionId, result.toolCallId);
-    const checked: CheckedDecision[] = [];
-    for (const input of decisions) checked.push({ approval: await this.checkDecision(owner, sessionId, input.approvalId, input), input });
-    return checked;
-  }
-
-  /** The approval exists, is pending and has not expired; edited arguments stay within what the calling agent may do. */
-  async checkDecision(
-    owner: string,
-    sessionId: string,
-    approvalId: string,
-    input: { decision: Decision; arguments?: Record<string, unknown> },
-  ): Promise<ApprovalEntity> {
-    await this.sessions.get(owner, sessionId);
-    const approval = await this.approvals.get(sessionId, approvalId);
-    // Refused before the turn starts: a turn refused later is recorded failed, and its transaction
-    // would close the expired approvals and then roll that back.
-    if (approval.status !== 'pending') {
-      throw new DomainError('approval_decided', `approval ${approval.id} was already decided (${approval.status})`);
-    }
-    if (approval.expiresAt <= new Date()) throw approvalExpired(approval);
-    if (input.decision === 'edit') {
-      // e.g. the architect's edited write_file must still name a *.md file.
-      const agent = await this.messages.agentOf(approval.messageId);
-      const verdict = this.toolCheck.validateArguments(
-        approval.toolName,
-        input.arguments ?? {},
-        agent && this.agents.has(agent) ? agent : undefined,
-      );
-      if (!verdict.ok) throw new DomainError('invalid_arguments', `arguments: ${verdict.reason}`);
-    }
-    return approval;
-  }
 
   /**
    * Takes the session's lease with one conditional UPDATE and records the turn: 404 or 409 before any
