@@ -208,15 +208,21 @@ describe('scale-out: a rolling restart under load', { skip: WITHOUT_CLUSTER_PROG
       }
       return runs;
     });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    for (const i of [0, 1, 2]) {
-      const { code, signal, logs } = await cluster.restart(i);
-      expect({ code, signal, logs: code === 0 ? '' : logs }).toEqual({ code: 0, signal: null, logs: '' });
-      // Back in the balancer's rotation (a check every 500 ms) before the next one stops.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const exits = [];
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      for (const i of [0, 1, 2]) {
+        const { code, signal, logs } = await cluster.restart(i);
+        exits.push({ code, signal, logs: code === 0 ? '' : logs });
+        // Back in the balancer's rotation (a check every 500 ms) before the next one stops.
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+      }
+    } finally {
+      // The users stop even when a restart throws, or they would talk to a closed cluster for ever.
+      restarting = false;
     }
-    restarting = false;
     const runs = (await Promise.all(users)).flat();
+    expect(exits).toEqual([0, 1, 2].map(() => ({ code: 0, signal: null, logs: '' })));
 
     expect(runs.flatMap((r) => r.statuses).filter((s) => s !== 200)).toEqual([]);
     const turnIds = runs.map((r) => (r.events.find((e) => e.event === 'turn')!.data as { turnId: string }).turnId);
