@@ -13,6 +13,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
   it('a plain stream with a usage-only last chunk', async () => {
     await c.check([openai.text('A plain answer.')], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       text: 'A plain answer.',
       rows: [{ role: 'assistant', content: 'A plain answer.' }],
       usage: { prompt: 11, completion: 7 },
@@ -29,6 +30,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
     const frames = [first.slice(0, 25), first.slice(25), ': keep-alive\r\n\r\n', second.slice(0, 40), second.slice(40), done];
     await c.check([slowly({ frames }, 20)], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       text: 'Split in two.',
       rows: [{ role: 'assistant', content: 'Split in two.' }],
     });
@@ -38,6 +40,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
     const thinking = Array.from({ length: 6 }, (_, i) => chunk({ reasoning_content: `step ${i}. ` }));
     const result = await c.check([slowly({ frames: [...thinking, chunk({ content: 'Answer.' }), chunk({}, 'stop'), done] }, 250)], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       text: 'Answer.',
       reasoning: 'step 0. step 1. step 2. step 3. step 4. step 5. ',
       rows: [{ role: 'assistant', content: 'Answer.', reasoning: 'step 0. step 1. step 2. step 3. step 4. step 5. ' }],
@@ -52,6 +55,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
     const keepAlive = Array.from({ length: 6 }, () => ': OPENROUTER PROCESSING\n\n');
     await c.check([slowly({ frames: [chunk({ reasoning: 'Hmm. ' }), ...keepAlive, chunk({ content: 'Done.' }, 'stop'), done] }, 250)], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       text: 'Done.',
       reasoning: 'Hmm. ',
       rows: [{ role: 'assistant', content: 'Done.', reasoning: 'Hmm. ' }],
@@ -69,6 +73,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
     ];
     await c.check([{ frames }], {
       status: 'awaiting_tool_result',
+      breaker: { failures: 0, successes: 1 },
       toolCalls: [
         { toolCallId: 'call_a', name: 'read_file', arguments: { path: 'README.md' } },
         { toolCallId: 'call_b', name: 'list_files', arguments: { path: '.' } },
@@ -81,6 +86,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
     const part = (args: string) => tool({ index: 0, id: 'call_r', type: 'function', function: { name: 'read_file', arguments: args } });
     await c.check([{ frames: [part('{"pa'), part('th": "a.md"'), part('}'), chunk({}, 'tool_calls'), done] }], {
       status: 'awaiting_tool_result',
+      breaker: { failures: 0, successes: 1 },
       toolCalls: [{ toolCallId: 'call_r', name: 'read_file', arguments: { path: 'a.md' } }],
       rows: [{ role: 'assistant', content: null, toolNames: ['read_file'] }],
     });
@@ -100,6 +106,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
       ],
       {
         status: 'failed',
+        breaker: { failures: 0, successes: 1 },
         code: 'llm_output_truncated',
         text: 'The beginning of a long',
         rows: [{ role: 'assistant', content: 'The beginning of a long', status: 'interrupted' }],
@@ -118,6 +125,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
     ];
     await c.check([{ frames }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 0 },
       code: 'llm_output_truncated',
       rows: [],
       turnError: /tool call/,
@@ -128,6 +136,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
   it('a stream cut without `[DONE]` nor finish_reason is not a complete answer', async () => {
     await c.check([{ frames: [chunk({ content: 'Half of ' }), chunk({ content: 'it' })] }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 1 },
       code: 'llm_error',
       rows: [{ role: 'assistant', content: 'Half of it', status: 'interrupted' }],
       turnError: /ended before the answer was complete/,
@@ -138,6 +147,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
   it('a connection dropped in the middle of the stream: not retried after its first tokens, the text kept as interrupted', async () => {
     await c.check([{ frames: [chunk({ content: 'Half of ' }), chunk({ content: 'it' })], cut: true }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 1 },
       code: 'llm_error',
       rows: [{ role: 'assistant', content: 'Half of it', status: 'interrupted' }],
       turnError: /broke off/,
@@ -148,6 +158,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
   it('`[DONE]` without a finish_reason is a complete answer', async () => {
     await c.check([{ frames: [chunk({ content: 'Short.' }), done] }], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       rows: [{ role: 'assistant', content: 'Short.' }],
     });
   });
@@ -163,6 +174,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
     };
     await c.check([{ contentType: 'application/json', frames: [JSON.stringify(completion)] }], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       text: 'Whole answer at once.',
       rows: [{ role: 'assistant', content: 'Whole answer at once.' }],
       usage: { prompt: 9, completion: 4 },
@@ -172,6 +184,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
   it('partial usage objects: the fields that came are kept, the others are not reported', async () => {
     await c.check([{ frames: [chunk({ content: 'Counted.' }, 'stop'), usage({ completion_tokens: 3 }), done] }], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       rows: [{ role: 'assistant', content: 'Counted.' }],
       usage: { prompt: null, completion: 3 },
     });
@@ -182,6 +195,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
       chunk({ content }, finish, { usage: { prompt_tokens: 20, completion_tokens: n, total_tokens: 20 + n } });
     await c.check([{ frames: [running('One ', 1), running('two ', 2), running('three.', 3, 'stop'), done] }], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       rows: [{ role: 'assistant', content: 'One two three.' }],
       usage: { prompt: 20, completion: 3 },
     });
@@ -190,6 +204,7 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
   it('an empty answer is llm_empty_answer, and no empty assistant message enters the history', async () => {
     await c.check([{ frames: [chunk({ role: 'assistant', content: '' }), chunk({}, 'stop'), done] }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 0 },
       code: 'llm_empty_answer',
       rows: [],
       turnError: /answered nothing/,
