@@ -72,6 +72,35 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
     });
   });
 
+  it('an api_error event after a text delta: not retried, the text kept as interrupted, llm_error', async () => {
+    const frames = [
+      start(),
+      block(0, { type: 'text', text: '' }),
+      text(0, 'Starting '),
+      event('error', { error: { type: 'api_error', message: 'Internal server error' } }),
+    ];
+    await c.check([{ frames }], {
+      status: 'failed',
+      breaker: { failures: 0, successes: 1 },
+      code: 'llm_error',
+      rows: [{ role: 'assistant', content: 'Starting ', status: 'interrupted' }],
+      turnError: /Provider: Internal server error/,
+      errorType: 'server_error',
+    });
+  });
+
+  it('HTTP 503 twice: retried once, llm_error', async () => {
+    await c.check([anthropic.error(503, 'api_error', 'Service unavailable')], {
+      status: 'failed',
+      breaker: { failures: 2, successes: 0 },
+      code: 'llm_error',
+      rows: [],
+      turnError: /\(503\).*Provider: Service unavailable/,
+      requests: 2,
+      errorType: 'server_error',
+    });
+  });
+
   it('tool use after thinking: input_json_delta pieces, stop_reason tool_use; the result goes back as tool_result, after the signed thinking', async () => {
     const frames = [
       start(),
