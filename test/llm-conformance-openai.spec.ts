@@ -62,6 +62,30 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
     });
   });
 
+  // The harness: LLM_IDLE_TIMEOUT_MS=1000, LLM_FIRST_TOKEN_TIMEOUT_MS=3000 (a cold local model loading).
+  const late = (delayMs: number): Shape => ({ frames: [openai.text('Loaded at last.').frames.join('')], delayMs });
+
+  it('a first byte later than the idle limit but within the first-token timeout: completed', async () => {
+    await c.check([late(1500)], {
+      status: 'completed',
+      breaker: { failures: 0, successes: 1 },
+      text: 'Loaded at last.',
+      rows: [{ role: 'assistant', content: 'Loaded at last.' }],
+    });
+  });
+
+  it('no byte within the first-token timeout: retried once, llm_timeout', async () => {
+    await c.check([late(3500)], {
+      status: 'failed',
+      breaker: { failures: 2, successes: 0 },
+      code: 'llm_timeout',
+      rows: [],
+      turnError: /sent nothing in time/,
+      requests: 2,
+      errorType: 'timeout',
+    });
+  });
+
   it('tool calls without `index`', async () => {
     const frames = [
       tool({ id: 'call_a', type: 'function', function: { name: 'read_file', arguments: '' } }),
