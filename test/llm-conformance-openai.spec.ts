@@ -106,12 +106,42 @@ describe('OpenAI-compatible providers: the conformance suite', () => {
     });
   });
 
+  it('two parallel tool calls with neither `index` nor `id`: a name after complete arguments starts the next call', async () => {
+    const frames = [
+      tool({ type: 'function', function: { name: 'read_file', arguments: '' } }),
+      tool({ function: { arguments: '{"path": "a.md"}' } }),
+      tool({ type: 'function', function: { name: 'list_files', arguments: '{"path": ' } }),
+      tool({ function: { arguments: '"."}' } }),
+      chunk({}, 'tool_calls'),
+      done,
+    ];
+    await c.check([{ frames }], {
+      status: 'awaiting_tool_result',
+      breaker: { failures: 0, successes: 1 },
+      toolCalls: [
+        { name: 'read_file', arguments: { path: 'a.md' } },
+        { name: 'list_files', arguments: { path: '.' } },
+      ],
+      rows: [{ role: 'assistant', content: null, toolNames: ['read_file', 'list_files'] }],
+    });
+  });
+
   it('a tool name and id repeated in every chunk', async () => {
     const part = (args: string) => tool({ index: 0, id: 'call_r', type: 'function', function: { name: 'read_file', arguments: args } });
     await c.check([{ frames: [part('{"pa'), part('th": "a.md"'), part('}'), chunk({}, 'tool_calls'), done] }], {
       status: 'awaiting_tool_result',
       breaker: { failures: 0, successes: 1 },
       toolCalls: [{ toolCallId: 'call_r', name: 'read_file', arguments: { path: 'a.md' } }],
+      rows: [{ role: 'assistant', content: null, toolNames: ['read_file'] }],
+    });
+  });
+
+  it('a tool name repeated in every chunk with neither `index` nor `id`: one call while its arguments are unfinished', async () => {
+    const part = (args: string) => tool({ type: 'function', function: { name: 'read_file', arguments: args } });
+    await c.check([{ frames: [part('{"pa'), part('th": "a.md"'), part('}'), chunk({}, 'tool_calls'), done] }], {
+      status: 'awaiting_tool_result',
+      breaker: { failures: 0, successes: 1 },
+      toolCalls: [{ name: 'read_file', arguments: { path: 'a.md' } }],
       rows: [{ role: 'assistant', content: null, toolNames: ['read_file'] }],
     });
   });
