@@ -15,6 +15,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
   it('streams text: message_start, content_block_delta text_delta, message_delta end_turn, usage from both', async () => {
     await c.check([anthropic.text('Hello from Claude.')], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       text: 'Hello from Claude.',
       rows: [{ role: 'assistant', content: 'Hello from Claude.' }],
       usage: { prompt: 11, completion: 7 },
@@ -48,6 +49,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
     ];
     const result = await c.check([{ frames, delayMs: 250 }], {
       status: 'completed',
+      breaker: { failures: 0, successes: 1 },
       text: 'Considered.',
       reasoning: 'Consider it. ',
       rows: [{ role: 'assistant', content: 'Considered.', reasoning: 'Consider it. ' }],
@@ -61,9 +63,39 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
     const frames = [start(), ping, event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } })];
     await c.check([{ frames }], {
       status: 'failed',
+      breaker: { failures: 2, successes: 0 },
       code: 'llm_error',
       rows: [],
       turnError: /Provider: Overloaded/,
+      requests: 2,
+      errorType: 'server_error',
+    });
+  });
+
+  it('an api_error event after a text delta: not retried, the text kept as interrupted, llm_error', async () => {
+    const frames = [
+      start(),
+      block(0, { type: 'text', text: '' }),
+      text(0, 'Starting '),
+      event('error', { error: { type: 'api_error', message: 'Internal server error' } }),
+    ];
+    await c.check([{ frames }], {
+      status: 'failed',
+      breaker: { failures: 0, successes: 1 },
+      code: 'llm_error',
+      rows: [{ role: 'assistant', content: 'Starting ', status: 'interrupted' }],
+      turnError: /Provider: Internal server error/,
+      errorType: 'server_error',
+    });
+  });
+
+  it('HTTP 503 twice: retried once, llm_error', async () => {
+    await c.check([anthropic.error(503, 'api_error', 'Service unavailable')], {
+      status: 'failed',
+      breaker: { failures: 2, successes: 0 },
+      code: 'llm_error',
+      rows: [],
+      turnError: /\(503\).*Provider: Service unavailable/,
       requests: 2,
       errorType: 'server_error',
     });
@@ -87,6 +119,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
     ];
     const result = await c.check([{ frames }], {
       status: 'awaiting_tool_result',
+      breaker: { failures: 0, successes: 1 },
       text: 'Reading it. ',
       reasoning: 'I need the file.',
       toolCalls: [{ toolCallId: 'toolu_01', name: 'read_file', arguments: { path: 'README.md' } }],
@@ -114,6 +147,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
   it('a stream cut before message_stop is not a complete answer', async () => {
     await c.check([{ frames: [start(), block(0, { type: 'text', text: '' }), text(0, 'Half')], cut: true }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 1 },
       code: 'llm_error',
       rows: [{ role: 'assistant', content: 'Half', status: 'interrupted' }],
       turnError: /broke off/,
@@ -124,6 +158,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
   it('HTTP 529 overloaded_error, then a stream: retried, completed', async () => {
     await c.check([anthropic.error(529, 'overloaded_error', 'Overloaded'), anthropic.text('Back.')], {
       status: 'completed',
+      breaker: { failures: 1, successes: 1 },
       rows: [{ role: 'assistant', content: 'Back.' }],
       requests: 2,
     });
@@ -132,6 +167,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
   it('a stream that ends cleanly without message_stop is not a complete answer', async () => {
     await c.check([{ frames: [start(), block(0, { type: 'text', text: '' }), text(0, 'Half')] }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 1 },
       code: 'llm_error',
       rows: [{ role: 'assistant', content: 'Half', status: 'interrupted' }],
       turnError: /ended before the answer was complete/,
@@ -142,6 +178,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
   it('stop_reason max_tokens on text: interrupted, llm_output_truncated', async () => {
     await c.check([{ frames: [start(), block(0, { type: 'text', text: '' }), text(0, 'Cut off'), stop(0), ...end('max_tokens')] }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 1 },
       code: 'llm_output_truncated',
       rows: [{ role: 'assistant', content: 'Cut off', status: 'interrupted' }],
       turnError: /output limit/,
@@ -158,6 +195,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
     ];
     await c.check([{ frames }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 1 },
       code: 'llm_output_truncated',
       rows: [],
       turnError: /tool call/,
@@ -177,13 +215,21 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
   ];
   for (const [name, shape, code, detail] of refusals) {
     it(`HTTP ${name}: ${code}, not retried, not counted by the breaker`, async () => {
-      await c.check([shape], { status: 'failed', code, rows: [], turnError: detail, errorType: 'bad_request' });
+      await c.check([shape], {
+        status: 'failed',
+        breaker: { failures: 0, successes: 0 },
+        code,
+        rows: [],
+        turnError: detail,
+        errorType: 'bad_request',
+      });
     });
   }
 
   it('an answer with no content blocks is llm_empty_answer', async () => {
     await c.check([{ frames: [start(), ...end('end_turn', 0)] }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 1 },
       code: 'llm_empty_answer',
       rows: [],
       turnError: /answered nothing/,
@@ -194,6 +240,7 @@ describe('Anthropic (LLM_PROVIDER=anthropic): the conformance suite', () => {
   it('HTTP 429 rate_limit_error: retried once, llm_rate_limited', async () => {
     await c.check([anthropic.error(429, 'rate_limit_error', 'Number of request tokens has exceeded your rate limit')], {
       status: 'failed',
+      breaker: { failures: 2, successes: 0 },
       code: 'llm_rate_limited',
       rows: [],
       requests: 2,

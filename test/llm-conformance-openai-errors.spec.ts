@@ -22,6 +22,7 @@ describe('OpenAI-compatible providers: the conformance suite, errors', () => {
     };
     await c.check([{ frames: [data({ error })] }], {
       status: 'failed',
+      breaker: { failures: 0, successes: 0 },
       code: 'llm_auth_failed',
       rows: [],
       turnError: /Provider: Incorrect API key provided: \[redacted\]\./,
@@ -34,6 +35,7 @@ describe('OpenAI-compatible providers: the conformance suite, errors', () => {
       [{ frames: [chunk({ content: 'Starting ' }), data({ error: { message: 'The server had an error', type: 'server_error' } })] }],
       {
         status: 'failed',
+        breaker: { failures: 0, successes: 1 },
         code: 'llm_error',
         rows: [{ role: 'assistant', content: 'Starting ', status: 'interrupted' }],
         turnError: /Provider: The server had an error/,
@@ -90,13 +92,21 @@ describe('OpenAI-compatible providers: the conformance suite, errors', () => {
   ];
   for (const [name, shape, code, detail] of refusals) {
     it(`HTTP ${name}: ${code}, not retried, not counted by the breaker`, async () => {
-      await c.check([shape], { status: 'failed', code, rows: [], turnError: detail, errorType: 'bad_request' });
+      await c.check([shape], {
+        status: 'failed',
+        breaker: { failures: 0, successes: 0 },
+        code,
+        rows: [],
+        turnError: detail,
+        errorType: 'bad_request',
+      });
     });
   }
 
   it('HTTP 429 twice: retried once, llm_rate_limited', async () => {
     await c.check([openai.error(429, { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' })], {
       status: 'failed',
+      breaker: { failures: 2, successes: 0 },
       code: 'llm_rate_limited',
       rows: [],
       turnError: /Rate limit reached/,
@@ -108,6 +118,7 @@ describe('OpenAI-compatible providers: the conformance suite, errors', () => {
   it('HTTP 500 then a stream: retried, completed', async () => {
     await c.check([openai.error(500, { message: 'boom', type: 'server_error' }), openai.text('Recovered.')], {
       status: 'completed',
+      breaker: { failures: 1, successes: 1 },
       rows: [{ role: 'assistant', content: 'Recovered.' }],
       requests: 2,
     });
@@ -116,6 +127,7 @@ describe('OpenAI-compatible providers: the conformance suite, errors', () => {
   it('HTTP 503 twice: llm_error', async () => {
     await c.check([{ status: 503, contentType: 'text/plain', frames: ['upstream unavailable'] }], {
       status: 'failed',
+      breaker: { failures: 2, successes: 0 },
       code: 'llm_error',
       rows: [],
       turnError: /\(503\)/,

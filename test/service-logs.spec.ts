@@ -19,6 +19,8 @@ describe('the service logs', () => {
   let baseUrl: string;
   const stub = new OpenAiStub();
   const secret = `purple-elephant-${randomBytes(6).toString('hex')}`;
+  // Not shaped like a key (no `sk-`), so only the configured key's own redaction removes it.
+  const apiKey = `logs-key-${randomBytes(8).toString('hex')}`;
 
   before(async () => {
     db = await createTestDatabase();
@@ -28,7 +30,7 @@ describe('the service logs', () => {
       PORT: '0',
       LOG_LEVEL: 'debug',
       LLM_BASE_URL: llm,
-      LLM_API_KEY: 'x',
+      LLM_API_KEY: apiKey,
       LLM_MODEL: 'stub',
     });
   });
@@ -67,10 +69,25 @@ describe('the service logs', () => {
     // The error is still described: its type, the database's message and code.
     expect(failed.err).toMatchObject({ type: 'QueryFailedError', message: 'message refused', code: 'P0001' });
     expect(service.output).not.toContain(secret);
+    await query(db.url, 'DROP TRIGGER reject_user_messages ON messages');
+  });
+
+  it("give a provider's refusal in its own words, without the API key it quotes or the user's text", async () => {
+    stub.reply({ status: 401, errorMessage: `Incorrect API key provided: ${apiKey}. You can find your API key in your account.` });
+    const session = await createSession(baseUrl, { agentType: 'ask' });
+    const result = await postStream(`${baseUrl}/v1/sessions/${session}/messages`, { content: `Keep ${secret} to yourself.` });
+    expect(eventsOf(result, 'error')[0].data.code).toBe('llm_auth_failed');
+
+    const refused = await service.line((l) => l.msg === 'LLM provider call failed');
+    // 40: pino's warn.
+    expect(refused).toMatchObject({ level: 40, status: 401, code: 'llm_auth_failed' });
+    expect(refused.providerMessage).toContain('Incorrect API key provided: [redacted].');
+    expect(refused.providerMessage).not.toContain(apiKey);
+    expect(service.output).not.toContain(apiKey);
+    expect(service.output).not.toContain(secret);
   });
 
   it('say when a stop begins, which turns it interrupted, and when it ends', async () => {
-    await query(db.url, 'DROP TRIGGER reject_user_messages ON messages');
     // An answer that takes a while, so that the stop finds the turn running.
     stub.respond(() => ({ text: Array.from({ length: 200 }, (_, i) => `word${i} `), delayMs: 20 }));
     const session = await createSession(baseUrl, { agentType: 'ask' });

@@ -69,7 +69,10 @@ export class OpenAiChunks {
     if (part.function?.arguments) call.arguments += part.function.arguments;
   }
 
-  /** The call a part continues: by `index` when there is one, else the last call unless the part brings a new id. */
+  /**
+   * The call a part continues: by `index` when there is one, else the last call unless the part
+   * brings a new id, or (with neither) a name after the last call's arguments are whole JSON.
+   */
   private callFor(part: ToolCallPart): LlmToolCall {
     if (typeof part.index === 'number') {
       let call = this.byIndex.get(part.index);
@@ -77,7 +80,18 @@ export class OpenAiChunks {
       return call;
     }
     const last = this.answer.calls[this.answer.calls.length - 1];
-    if (last && (!part.id || part.id === last.id)) return last;
-    return this.answer.newCall(part.id);
+    if (!last || (part.id && part.id !== last.id)) return this.answer.newCall(part.id);
+    // Parallel calls without index or id: a name repeated mid-arguments is the same call, one after whole arguments the next.
+    if (!part.id && part.function?.name && last.name && isWholeJson(last.arguments)) return this.answer.newCall();
+    return last;
+  }
+}
+
+function isWholeJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -26,6 +26,12 @@ export interface Expected {
   requests?: number;
   /** The `llm_errors_total{error_type}` that grows by one; none grows when unset. */
   errorType?: string;
+  /**
+   * What the breaker was told, as `llm_circuit_samples_total{outcome}` grows: one sample per
+   * attempt, a success as soon as the provider sent an event, a failure only for 5xx, 429,
+   * timeouts and connection failures before it; a refusal or an incomplete answer counts nothing.
+   */
+  breaker: { failures: number; successes: number };
 }
 
 type Samples = Map<string, number>;
@@ -46,6 +52,15 @@ function errorsByType(samples: Samples): Record<string, number> {
     if (type) out[type] = value;
   }
   return out;
+}
+
+function breakerSamples(samples: Samples): { failures: number; successes: number } {
+  const sum = (outcome: string) =>
+    [...samples].reduce(
+      (n, [key, value]) => (key.startsWith('llm_circuit_samples_total{') && key.includes(`outcome="${outcome}"`) ? n + value : n),
+      0,
+    );
+  return { failures: sum('failure'), successes: sum('success') };
 }
 
 /** The circuit breaker's state as /metrics tells it: 0 closed, 1 half-open, 2 open. */
@@ -124,7 +139,9 @@ export function conformance(provider: 'openai' | 'anthropic', env: Record<string
       const [was, is] = [errorsByType(before), errorsByType(afterwards)];
       const grown = Object.fromEntries(Object.keys(is).flatMap((k) => (is[k] !== (was[k] ?? 0) ? [[k, is[k] - (was[k] ?? 0)]] : [])));
       expect(grown).toEqual(want.errorType ? { [want.errorType]: 1 } : {});
-      // One failure is never enough to open the breaker, and a refusal never counts at all.
+      const [told, tells] = [breakerSamples(before), breakerSamples(afterwards)];
+      expect({ failures: tells.failures - told.failures, successes: tells.successes - told.successes }).toEqual(want.breaker);
+      // LLM_BREAKER_MIN_CALLS (20) is far more than one turn's attempts: it stays closed.
       expect(await circuitState(harness.t.baseUrl)).toBe(0);
       return result;
     },

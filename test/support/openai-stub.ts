@@ -12,6 +12,8 @@ export interface StubReply {
   delayMs?: number;
   /** Answer with this HTTP error status instead of a stream. */
   status?: number;
+  /** The error body's `message` with `status` (a provider's own words). */
+  errorMessage?: string;
   /** Destroy the connection after this many chunks. */
   breakAfter?: number;
   /** Hold the stream after `chunks` chunks (0: before the status line) until `until` settles. */
@@ -93,7 +95,7 @@ export class OpenAiStub {
     if (res.destroyed) return;
     if (reply.status) {
       res.writeHead(reply.status, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: `stub error ${reply.status}`, type: 'server_error' } }));
+      res.end(JSON.stringify({ error: { message: reply.errorMessage ?? `stub error ${reply.status}`, type: 'server_error' } }));
       return;
     }
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
