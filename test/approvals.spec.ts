@@ -337,6 +337,11 @@ describe('approvals of risky tool calls', () => {
       ['assistant', null, 'On it.'],
       ['tool', 'call_write', NOT_RUN_EXPIRED],
     ]);
+    // The history names the held turn's end; the sweep's message belongs to no turn.
+    const history = (await (await fetch(`${t.baseUrl}/v1/sessions/${id}/messages`)).json()) as {
+      items: Array<{ turn: { status: string } | null }>;
+    };
+    expect(history.items.map((m) => m.turn?.status ?? null)).toEqual(['awaiting_approval', 'awaiting_approval', null]);
     expect(await expiry.sweep()).toBe(0);
 
     next({ text: 'The approval expired; shall I try again?' });

@@ -209,10 +209,12 @@ describe('conversations: sessions, history, stream format, limits', () => {
   describe('history', () => {
     it('lists messages in conversation order with limit/after pagination', async () => {
       const id = await createSession(t.baseUrl);
+      const dones = [];
       for (let i = 1; i <= 3; i++) {
-        stub.reply({ text: `Answer ${i}.` });
-        expect(doneOf(await turn(id, `Question ${i}`)).status).toBe('completed');
+        stub.reply({ text: `Answer ${i}.`, usage: { prompt: 10 * i, completion: i } });
+        dones.push(doneOf(await turn(id, `Question ${i}`)));
       }
+      expect(dones.map((d) => d.status)).toEqual(['completed', 'completed', 'completed']);
       const all = await api(t.baseUrl, 'GET', `/v1/sessions/${id}/messages`);
       expect(all.status).toBe(200);
       expect(all.body.nextCursor).toBeNull();
@@ -231,7 +233,12 @@ describe('conversations: sessions, history, stream format, limits', () => {
         agent: 'universal',
         status: 'complete',
         createdAt: expect.stringMatching(ISO),
+        // Each message names its turn's end as that turn's `done` told it.
+        turn: { id: dones[0].turnId, status: 'completed', usage: { promptTokens: 10, completionTokens: 1, totalTokens: 11 } },
       });
+      expect(all.body.items.map((m: { turn: unknown }) => m.turn)).toEqual(
+        dones.flatMap((d) => [d, d]).map((d) => ({ id: d.turnId, status: d.status, usage: d.usage })),
+      );
 
       const first = await api(t.baseUrl, 'GET', `/v1/sessions/${id}/messages?limit=4`);
       expect(first.body.items).toEqual(all.body.items.slice(0, 4));

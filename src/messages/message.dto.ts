@@ -2,6 +2,9 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
 import { TurnRequestDto } from '../common/turn-request.dto.js';
+import { UsageData } from '../common/usage.js';
+// Only the type: `turns` sits above this module.
+import type { TurnStatus } from '../turns/turn.entity.js';
 import type { StoredToolCall } from './message.entity.js';
 
 export const MAX_CONTENT_LENGTH = 100_000;
@@ -76,8 +79,30 @@ export class MessageView {
   @ApiProperty() createdAt: Date;
 }
 
+const TURN_STATUSES = Object.keys({
+  running: true,
+  completed: true,
+  awaiting_tool_result: true,
+  awaiting_approval: true,
+  cancelled: true,
+  interrupted: true,
+  failed: true,
+} satisfies Record<TurnStatus, true>);
+
+/** The turn that wrote a message, as its `done` event told it: a history shows each turn's end without its stream. */
+export class TurnSummary {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: TURN_STATUSES, description: "`running` until the turn's `done`" }) status: TurnStatus;
+  @ApiPropertyOptional({ type: UsageData, description: 'Absent when the LLM reported none' }) usage?: UsageData;
+}
+
+export class HistoryMessageView extends MessageView {
+  @ApiProperty({ type: TurnSummary, nullable: true, description: "Null for a message written outside a turn (the expiry sweep's)" })
+  turn: TurnSummary | null;
+}
+
 export class MessagePage {
-  @ApiProperty({ type: [MessageView] }) items: MessageView[];
+  @ApiProperty({ type: [HistoryMessageView] }) items: HistoryMessageView[];
   @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
 }
 

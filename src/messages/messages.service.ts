@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { usageOf } from '../common/usage.js';
 import type { LlmToolCall } from '../llm/llm-provider.js';
 import { sessionWrites } from '../sessions/session-writes.js';
 import { TransactionHost } from '../unit-of-work/transaction-host.js';
 import { HistoryEntry, MessageEntity, StoredToolCall } from './message.entity.js';
-import { MessagePage, MessageView } from './message.dto.js';
+import { HistoryMessageView, MessagePage, MessageView } from './message.dto.js';
 
 export type NewMessage = Pick<MessageEntity, 'role' | 'content'> &
   Partial<Pick<MessageEntity, 'toolCalls' | 'toolCallId' | 'agent' | 'status' | 'metadata' | 'turnId'>>;
@@ -21,6 +22,12 @@ export function toMessageView(m: MessageEntity): MessageView {
     ...(m.metadata ? { metadata: m.metadata } : {}),
     createdAt: m.createdAt,
   };
+}
+
+/** A history item: the message and the turn that wrote it (`m.turn` joined). */
+function toHistoryView(m: MessageEntity): HistoryMessageView {
+  const usage = m.turn && usageOf(m.turn.promptTokens, m.turn.completionTokens);
+  return { ...toMessageView(m), turn: m.turn ? { id: m.turn.id, status: m.turn.status, ...(usage ? { usage } : {}) } : null };
 }
 
 /** The tool calls of the latest assistant answer in `history` that no tool message answers yet. */
@@ -102,6 +109,7 @@ export class MessagesService {
   async page(sessionId: string, limit = 100, after?: string): Promise<MessagePage> {
     const qb = this.txHost.tx
       .createQueryBuilder(MessageEntity, 'm')
+      .leftJoinAndSelect('m.turn', 't')
       .where('m.session_id = :sessionId', { sessionId })
       .orderBy('m.seq', 'ASC')
       .limit(limit + 1);
@@ -109,7 +117,7 @@ export class MessagesService {
     const rows = await qb.getMany();
     const page = rows.slice(0, limit);
     return {
-      items: page.map(toMessageView),
+      items: page.map(toHistoryView),
       nextCursor: rows.length > limit ? String(page[page.length - 1].seq) : null,
     };
   }

@@ -1,7 +1,8 @@
 import { applyDecorators, Type } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiResponse, ApiSchema, getSchemaPath } from '@nestjs/swagger';
 import { MessageView } from '../messages/message.dto.js';
-import { STREAM_ERROR_CODES, type DoneStatus, type StreamErrorCode, type TurnEvent, type Usage } from './protocol/turn-event.js';
+import { STREAM_ERROR_CODES, type DoneStatus, type StreamErrorCode, type TurnEvent } from './protocol/turn-event.js';
+import { UsageData } from '../common/usage.js';
 
 /*
  * The OpenAPI schemas of the stream's events: one named schema per event, `{id, event, data}` as
@@ -78,12 +79,6 @@ export class ErrorData implements DataOf<'error'> {
   })
   code: StreamErrorCode;
   @ApiProperty() message: string;
-}
-
-export class UsageData implements Usage {
-  @ApiProperty() promptTokens: number;
-  @ApiProperty() completionTokens: number;
-  @ApiProperty() totalTokens: number;
 }
 
 export class DoneData implements DataOf<'done'> {

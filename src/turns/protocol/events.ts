@@ -1,5 +1,6 @@
 import type { ApprovalEntity } from '../../approvals/approval.entity.js';
 import { toApprovalView } from '../../approvals/approvals.service.js';
+import { usageOf } from '../../common/usage.js';
 import type { MessageEntity } from '../../messages/message.entity.js';
 import { toMessageView } from '../../messages/messages.service.js';
 import type { DoneStatus, StreamErrorCode, TurnEvent } from './turn-event.js';
@@ -43,14 +44,8 @@ export const events = {
    * Only the turn's lifetime (`TurnLifetime`) sends this, once, after the turn's end has committed.
    * For a turn whose process died, recovery stores one built here (`deadTurnEvents` in `event-log.ts`).
    */
-  done: (turnId: string, status: DoneStatus, usage: { input: number; output: number }): TurnEvent => ({
-    type: 'done',
-    data: {
-      turnId,
-      status,
-      ...(usage.input || usage.output
-        ? { usage: { promptTokens: usage.input, completionTokens: usage.output, totalTokens: usage.input + usage.output } }
-        : {}),
-    },
-  }),
+  done: (turnId: string, status: DoneStatus, usage: { input: number; output: number }): TurnEvent => {
+    const used = usageOf(usage.input, usage.output);
+    return { type: 'done', data: { turnId, status, ...(used ? { usage: used } : {}) } };
+  },
 };

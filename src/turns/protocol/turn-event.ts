@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../../common/error-codes.js';
 import { LLM_ERROR_CODES } from '../../llm/llm-errors.js';
 import type { MessageView } from '../../messages/message.dto.js';
+import type { Usage } from '../../common/usage.js';
 
 export type DoneStatus = 'completed' | 'awaiting_tool_result' | 'awaiting_approval' | 'cancelled' | 'interrupted' | 'failed';
 
@@ -18,11 +19,7 @@ export function isStreamErrorCode(code: string): code is StreamErrorCode {
   return (STREAM_ERROR_CODES as readonly string[]).includes(code);
 }
 
-export interface Usage {
-  promptTokens: number;
-  completionTokens: number;
-  totalTokens: number;
-}
+export type { Usage } from '../../common/usage.js';
 
 /** The events of a turn's stream, in the design's names and shapes (dates go out as ISO strings). */
 export type TurnEvent =
