@@ -72,6 +72,12 @@ describe('the playground re-attaching to a running turn', { skip: WITHOUT_CHROMI
     await liveText().filter({ hasText: 'Durable turns keep' }).waitFor();
     gate.open();
     await assertWholeOnce(id);
+
+    // Reloaded after its end, the history closes the turn with the line the stream drew, once.
+    const live = await page.locator('#transcript .note.done').allTextContents();
+    await page.reload();
+    await answers().first().waitFor();
+    expect(await page.locator('#transcript .note.done').allTextContents()).toEqual(live);
   });
 
   it('resumes a dropped stream with Last-Event-ID and gets exactly the missing events', async () => {

@@ -175,14 +175,17 @@ describe('the playground in a real browser', { skip: WITHOUT_CHROMIUM }, () => {
         metadata: expect.objectContaining({ reasoning: 'Start from the buckets.' }),
       }),
     ]);
-    // Reopened, the history shows the same, the hand-over in its place.
+    // Reopened, the history shows the same, the hand-over in its place and the turn's end as live.
+    const liveDone = await done(0).textContent();
     await page.reload();
     await answer.locator('.body li').nth(1).waitFor();
     expect(await page.locator('#transcript > li').evaluateAll((items) => items.map((li) => li.className))).toEqual([
       'message user',
       'note switch',
       'message assistant',
+      'note done',
     ]);
+    expect(await done(0).textContent()).toBe(liveDone);
     expect(problemsOf(page)).toEqual([]);
   });
 

@@ -27,18 +27,27 @@ export class Transcript {
     this.toolNames = new Map();
     this.live = undefined;
     this.agent = undefined;
+    /** Turns whose end is shown: a replayed stream's `done` is not shown twice. */
+    this.doneTurns = new Set();
     /** Switches of the history that a replayed turn may announce again. */
     this.recentSwitches = [];
   }
 
-  /** The stored history in order; `switches` (with their time) go where they happened. */
+  /**
+   * The stored history in order; `switches` (with their time) go where they happened, and each
+   * ended turn's done line after its last message.
+   */
   showHistory(messages, switches) {
     const queue = [...switches];
     const lastUserAt = messages.findLast((m) => m.role === 'user')?.createdAt;
-    for (const message of messages) {
+    const lastOfTurn = new Map(messages.map((m, i) => [m.turn?.id, i]));
+    messages.forEach((message, i) => {
       while (queue.length && queue[0].at <= message.createdAt) this.showSwitch(queue.shift());
       this.showMessage(message);
-    }
+      const { turn } = message;
+      if (turn && turn.status !== 'running' && lastOfTurn.get(turn.id) === i)
+        this.showDone({ turnId: turn.id, status: turn.status, usage: turn.usage });
+    });
     for (const change of queue) this.showSwitch(change);
     this.recentSwitches = switches.filter((s) => lastUserAt && s.at >= lastUserAt).map(switchKey);
   }
@@ -73,7 +82,7 @@ export class Transcript {
         break;
       case 'done':
         this.dropLive();
-        this.append(element('li', { class: 'note done' }, doneLine(data)));
+        this.showDone(data);
         break;
     }
   }
@@ -83,6 +92,13 @@ export class Transcript {
     this.shown.add(message.id);
     for (const call of message.toolCalls ?? []) this.toolNames.set(call.id, call.function.name);
     this.append(this.messageItem(message));
+  }
+
+  /** A turn's end, `done`'s data or the history's turn summary. */
+  showDone(done) {
+    if (this.doneTurns.has(done.turnId)) return;
+    this.doneTurns.add(done.turnId);
+    this.append(element('li', { class: 'note done' }, doneLine(done)));
   }
 
   showSwitch({ from, to, reason }) {
