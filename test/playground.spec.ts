@@ -1,6 +1,8 @@
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { expect } from 'expect';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
+import { ApprovalExpiry, NOT_RUN_EXPIRED } from '../src/approvals/approval-expiry.js';
 import { startApp, TestApp } from './support/app.js';
 import { launchBrowser, problemsOf, screenshot, TestBrowser, WITHOUT_CHROMIUM } from './support/browser.js';
 import { api, createSession } from './support/conversation.js';
@@ -335,6 +337,10 @@ describe('the playground in a real browser', { skip: WITHOUT_CHROMIUM }, () => {
       await dialog().waitFor({ state: 'hidden' });
       const card = page.locator('.tool-card[data-tool-call-id="call_notes_b_md"]');
       expect(JSON.parse((await card.locator('.arguments').textContent())!)).toEqual({ path: 'notes/edited.md', content: 'edited' });
+      // After a reload the card comes from the history and the approval: still the edit, not what the LLM asked.
+      await page.locator('#send:not([disabled])').waitFor();
+      await page.reload();
+      expect(JSON.parse((await card.locator('.arguments').textContent())!)).toEqual({ path: 'notes/edited.md', content: 'edited' });
       await card.getByLabel('Output of write_file').fill('ok');
       await card.getByRole('button', { name: 'Send output' }).click();
       await page.locator('#transcript .message.assistant', { hasText: 'Written where you said.' }).waitFor();
@@ -371,6 +377,46 @@ describe('the playground in a real browser', { skip: WITHOUT_CHROMIUM }, () => {
       await dialog().getByRole('button', { name: 'Decide later' }).click();
       expect(problemsOf(page)).toEqual([]);
     });
+  });
+
+  it('shows an approval that expired before a reload as a settled card, with no output to ask for', async () => {
+    const short = await startApp({ ...env, APPROVAL_TTL_SECONDS: '2' });
+    try {
+      // Paused, the sweep cannot answer the call with its tool message first: the approval is expired, the call unanswered.
+      short.app.get(SchedulerRegistry).deleteInterval('approval-expiry');
+      next([{ toolCalls: [{ id: 'call_gone', name: 'write_file', arguments: { path: 'gone.md', content: 'x' } }] }]);
+      const id = await createSession(short.baseUrl, { agentType: 'coder' });
+      await page.goto(`${short.baseUrl}/#${id}`);
+      await send('Write gone.md');
+      const dialog = page.getByRole('dialog');
+      await dialog.locator('.expiry.expired').waitFor();
+      await dialog.getByRole('button', { name: 'Decide later' }).click();
+      await page.reload();
+
+      const [approval] = await query(short.databaseUrl, `SELECT id, status FROM approvals WHERE session_id = $1`, [id]);
+      expect(approval.status).toBe('pending'); // past its expiry, not closed yet
+      const card = page.locator(`.approval-card[data-approval-id="${approval.id}"]`);
+      await card.waitFor();
+      expect(await card.locator('h3').textContent()).toBe('Not run: write_file');
+      expect(await card.locator('.outcome').textContent()).toMatch(
+        /^This approval expired at .+: the agent is told the call was not approved in time\.$/,
+      );
+      expect(await card.getByRole('button').count()).toBe(0);
+      expect(await page.locator('#transcript .tool-card, #transcript form').count()).toBe(0);
+      expect(await page.locator('#transcript .note.done').allTextContents()).toEqual([
+        expect.stringMatching(/^Turn waiting for an approval/),
+      ]);
+
+      // Once the sweep has answered the call, the history says it; no card is left.
+      expect(await short.app.get(ApprovalExpiry).sweep()).toBe(1);
+      await page.reload();
+      await page.locator('#transcript .message.tool', { hasText: 'Result of write_file' }).waitFor();
+      expect(await page.locator('#transcript .message.tool pre').textContent()).toBe(NOT_RUN_EXPIRED);
+      expect(await page.locator('#transcript .card').count()).toBe(0);
+      expect(problemsOf(page)).toEqual([]);
+    } finally {
+      await short.close();
+    }
   });
 
   it('cancels the running turn; the partial answer is kept as interrupted', async () => {

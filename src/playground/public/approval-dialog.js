@@ -12,6 +12,12 @@ export function approvalOf(view) {
   };
 }
 
+/** What an approval nobody decided on in time says, in the dialog and on its card after a reload. */
+export function expiredWords(expiresAt) {
+  const at = new Date(expiresAt).toLocaleTimeString();
+  return `This approval expired at ${at}: the agent is told the call was not approved in time.`;
+}
+
 /** `{arguments}` parsed from the edited text, or `{problem}` saying why it cannot be sent. */
 export function parseArguments(text) {
   let value;
@@ -82,7 +88,7 @@ export class ApprovalDialog {
       this.expiry.textContent = `Expires in ${minutes}:${String(left % 60).padStart(2, '0')} (at ${at}).`;
       return;
     }
-    this.markExpired(`This approval expired at ${at}: the agent is told the call was not approved in time.`);
+    this.markExpired(expiredWords(this.approval.expiresAt));
   }
 
   markExpired(words) {

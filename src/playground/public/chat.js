@@ -1,6 +1,6 @@
 import { ApiError, call, postTurn } from './api.js';
 import { approvalCard, decisionWords } from './approval-card.js';
-import { approvalOf } from './approval-dialog.js';
+import { approvalOf, expiredWords } from './approval-dialog.js';
 import { toolCard } from './tool-card.js';
 import { doneLine, Transcript } from './transcript.js';
 import { followTurn, joinTurn } from './turn-stream.js';
@@ -43,7 +43,7 @@ export class Chat {
       call('GET', `/v1/sessions/${id}`),
       this.history(id),
       call('GET', `/v1/sessions/${id}/agent`),
-      call('GET', `/v1/sessions/${id}/approvals?status=pending`),
+      call('GET', `/v1/sessions/${id}/approvals`),
     ]);
     if (opening !== this.opening) return;
     this.session = session;
@@ -52,17 +52,30 @@ export class Chat {
     this.transcript.clear();
     this.forget();
     this.transcript.showHistory(messages, agent.history);
-    const held = approvals.items.map(approvalOf);
+    this.showOpenCalls(messages, approvals.items);
+    this.setBusy(false);
+    if (session.status === 'busy') void this.join();
+  }
+
+  /**
+   * The calls of the history no tool message answers yet: a held call gets its approval card, an
+   * expired one says so (the service refuses its result), an approved one goes to a tool card with
+   * the arguments it was approved with, any other call is the client's to run.
+   */
+  showOpenCalls(messages, approvals) {
     const answered = new Set(messages.filter((m) => m.role === 'tool').map((m) => m.toolCallId));
-    const waiting = new Set(held.map((a) => a.toolCallId));
+    const approvalOfCall = new Map(approvals.map((a) => [a.toolCallId, a]));
     for (const call of messages.flatMap((m) => m.toolCalls ?? [])) {
-      if (!answered.has(call.id) && !waiting.has(call.id)) {
+      if (answered.has(call.id)) continue;
+      const approval = approvalOfCall.get(call.id);
+      if (approval?.status === 'pending') this.showApproval(approvalOf(approval));
+      else if (approval?.status === 'expired') this.showExpired(approvalOf(approval));
+      else if (approval?.status === 'approved' || approval?.status === 'edited') {
+        this.showToolCall({ toolCallId: call.id, name: approval.toolName, arguments: approval.approvedArguments ?? approval.arguments });
+      } else if (!approval) {
         this.showToolCall({ toolCallId: call.id, name: call.function.name, arguments: parseJson(call.function.arguments) });
       }
     }
-    for (const approval of held) this.showApproval(approval);
-    this.setBusy(false);
-    if (session.status === 'busy') void this.join();
   }
 
   /** Stops following this session's stream (the page moves to another session or closes it). */
@@ -225,6 +238,15 @@ export class Chat {
     this.undecided.set(approval.approvalId, { approval, decide, settle: shown.settle });
     this.transcript.append(shown.card);
     this.setBusy(this.busy);
+  }
+
+  /** A held call nobody decided on in time: settled, nothing left to send. */
+  showExpired(approval) {
+    if (this.approvalCards.has(approval.approvalId)) return;
+    this.approvalCards.add(approval.approvalId);
+    const shown = approvalCard(approval, () => {});
+    shown.settle(expiredWords(approval.expiresAt), 'Not run: ');
+    this.transcript.append(shown.card);
   }
 
   setBusy(busy) {
