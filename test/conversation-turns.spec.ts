@@ -117,6 +117,39 @@ describe('conversations: one turn at a time, leases, cancel', () => {
       ]);
     });
 
+    it('lets the sweep end a lapsed turn first: the turn stores no second answer and no second done, and its client gets the recorded one', async () => {
+      stub.reply({ text: words(60), delayMs: 50 });
+      const { id, running } = await runningTurn();
+      const storedTokens = async () =>
+        (
+          await query<{ n: number }>(
+            t.databaseUrl,
+            `SELECT count(*)::int AS n FROM turn_events e JOIN turns t ON t.id = e.turn_id, jsonb_array_elements(e.events) x
+             WHERE t.session_id = $1 AND jsonb_typeof(x) = 'string'`,
+            [id],
+          )
+        )[0].n;
+      await eventually(async () => (await storedTokens()) > 0);
+      // The sweep runs right after the lapse, before the next renewal (every second) tells the turn.
+      await query(t.databaseUrl, `UPDATE sessions SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+      await t.app.get(TurnRecovery).sweep();
+      const result = await running.result;
+      const done = result.events.at(-1)!;
+      expect(done).toMatchObject({ event: 'done', data: { status: 'interrupted' } });
+      const rows = await query(t.databaseUrl, `SELECT role, status FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);
+      expect(rows).toEqual([
+        { role: 'user', status: 'complete' },
+        { role: 'assistant', status: 'interrupted' },
+      ]);
+      const stored = await query<{ id: string }>(
+        t.databaseUrl,
+        `SELECT e.id::text FROM turn_events e JOIN turns t ON t.id = e.turn_id, jsonb_array_elements(e.events) x
+         WHERE t.session_id = $1 AND x->>'type' = 'done'`,
+        [id],
+      );
+      expect(stored.map((r) => r.id)).toEqual([String(done.id)]);
+    });
+
     it('takes over the lease of a crashed process once it has expired, and records the dead turn interrupted', async () => {
       const id = await createSession(t.baseUrl);
       const dead = randomUUID();

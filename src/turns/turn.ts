@@ -45,6 +45,11 @@ export interface Turn {
   partial: string;
   /** The current LLM step's reasoning: stored with its answer, never as its text, and never sent back to the LLM. */
   reasoning: string;
+  /**
+   * Its lease lapsed and its end was recorded by another — the sweep, or a new turn's start —
+   * with the answer it had stored as events: the turn stores nothing more of its end.
+   */
+  endedElsewhere?: boolean;
   startedAt: number;
 }
 

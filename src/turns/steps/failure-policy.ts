@@ -41,7 +41,8 @@ export class FailurePolicy {
 
   async settle(turn: Turn, failure: unknown): Promise<TurnFailure> {
     const { outcome, notice } = this.classify(turn, failure);
-    if (!isSessionGone(failure)) await this.savePartial(turn);
+    if (turn.stop.signal.reason === 'lease_lost' && !(await this.claimLapsedEnd(turn))) turn.endedElsewhere = true;
+    else if (!isSessionGone(failure)) await this.savePartial(turn);
     if (notice) turn.emit(notice);
     return outcome;
   }
@@ -70,6 +71,29 @@ export class FailurePolicy {
       ? events.error('database_unavailable', 'The database is unavailable.')
       : events.error('internal_error', 'The turn failed unexpectedly.');
     return { outcome: { status: 'failed', error: 'internal error' }, notice };
+  }
+
+  /**
+   * A turn whose lease lapsed records its own end, unless the sweep or a new turn's start has ended
+   * it: they end only `running` turns, and the row lock makes one of them and this the only one to
+   * keep its answer. False when another has.
+   */
+  private async claimLapsedEnd(turn: Turn): Promise<boolean> {
+    try {
+      const rows: unknown[] = await this.txHost.statement('claim_lapsed_turn', () =>
+        this.txHost.tx.query(
+          `WITH claimed AS (
+             UPDATE turns SET status = 'interrupted', error = 'lease_lost', finished_at = now() WHERE id = $1 AND status = 'running' RETURNING id)
+           SELECT id FROM claimed`,
+          [turn.id],
+        ),
+      );
+      return rows.length > 0;
+    } catch (error) {
+      // The database is away: the turn's own end is tried as before (and fails the same way).
+      this.logger.warn({ msg: 'could not claim the end of a lapsed turn', turnId: turn.id, error: (error as Error).message });
+      return true;
+    }
   }
 
   private async savePartial(turn: Turn): Promise<void> {

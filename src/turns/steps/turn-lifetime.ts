@@ -12,6 +12,7 @@ import type { Kickoff, StopReason, Turn } from '../turn.js';
 import { AgentLoop } from './agent-loop.js';
 import { FailurePolicy } from './failure-policy.js';
 import { EventLog } from '../event-log/event-log.js';
+import { recoveredDoneIdOf } from '../event-log/event-ids.js';
 import { LocalTurns } from '../event-log/local-turns.js';
 import { IdempotencyKeys } from '../../idempotency/idempotency-keys.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
@@ -77,6 +78,7 @@ export class TurnLifetime implements BeforeApplicationShutdown {
    * its last events with `done`. Returns `done`, to be sent once this has committed.
    */
   async finish(turn: Turn, status: DoneStatus, error?: string): Promise<StampedEvent> {
+    if (turn.endedElsewhere) return this.endedElsewhere(turn);
     this.turnsTotal.inc({ status });
     const rest = await turn.events.drain();
     const done = turn.events.stamp(events.done(turn.id, status, turn.usage));
@@ -98,6 +100,27 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     }
     this.eventLog.stored(turn.id, done.id);
     return done;
+  }
+
+  /**
+   * The end of a lapsed turn that the sweep or a new turn's start recorded: its events not stored yet
+   * go in below the `done` recorded for it, which is the one its client gets.
+   */
+  private async endedElsewhere(turn: Turn): Promise<StampedEvent> {
+    const rest = await turn.events.drain();
+    try {
+      if (rest.length > 0) {
+        await this.txHost.statement('store_last_events', async () => {
+          const params: unknown[] = [];
+          const row = { firstId: rest[0].id, lastId: rest[rest.length - 1].id, events: rest };
+          await this.txHost.tx.query(this.eventLog.insertSql(turn.id, row, params), params);
+        });
+        this.eventLog.stored(turn.id, rest[rest.length - 1].id);
+      }
+    } finally {
+      turn.events.written();
+    }
+    return { ...events.done(turn.id, 'interrupted', { input: 0, output: 0 }), id: recoveredDoneIdOf(turn.seq) };
   }
 
   /** Ends a turn refused before its stream started (its input could not be stored); its key may be used again. */
