@@ -353,4 +353,37 @@ describe('a turn stopped at any moment', () => {
       await expectAlive(id);
     }
   });
+
+  it('after the answer was stored, while the end is recorded (a cancel while the last events wait for a lock): too late, completed', async () => {
+    const id = await createSession(baseUrl);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    stub.reply({ text: 'The whole answer, stored before the cancel.', pause: { chunks: 2, until: gate } });
+    const turn = startTurn(id, { content: 'Answer me', agentType: 'coder' });
+    await turn.until((events) => events.filter((e) => e.event === 'token').length >= 2);
+    // The events wait, the answer does not: the turn is past its last check for a stop, recording its end.
+    const held = await lock('LOCK TABLE turn_events IN EXCLUSIVE MODE');
+    open();
+    await eventually(async () => (await messageRows(id)).some((m) => m.role === 'assistant' && m.status === 'complete'), 10_000);
+    await waitingOn('turn_events');
+    // The turn's row is still `running`, so the cancel is accepted; there is nothing left to stop.
+    expect(await cancel(id)).toEqual({ cancelled: true });
+    await held.release();
+    expect(doneOf(await turn.result).status).toBe('completed');
+    expect(await turnRow(id)).toEqual({ status: 'completed', error: null });
+    expect((await messageRows(id)).map((m) => [m.role, m.status, m.content])).toEqual([
+      ['user', 'complete', 'Answer me'],
+      ['assistant', 'complete', 'The whole answer, stored before the cancel.'],
+    ]);
+    // What the soak (bench/soak.ts) tells such a cancel by: requested after the answer's commit began.
+    const [row] = await query(
+      db.url,
+      `SELECT t.cancel_requested_at >= max(m.created_at) AS after_answer FROM turns t
+         JOIN messages m ON m.turn_id = t.id AND m.role = 'assistant' AND m.status = 'complete'
+        WHERE t.session_id = $1 GROUP BY t.id, t.cancel_requested_at`,
+      [id],
+    );
+    expect(row.after_answer).toBe(true);
+    await expectAlive(id);
+  });
 });
