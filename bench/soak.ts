@@ -4,7 +4,10 @@
  * mid-stream, LLM 500s, and the database stalled now and then by a lock (a cancel then lands before
  * the LLM call). Fails loudly on what a soak exists to catch: the process exiting, a turn left
  * `running`, a lease left held, an event after `done`, a completed turn without its answer, healthy
- * turns failing for others' faults, or the live heap / descriptors / database connections not back to baseline.
+ * turns failing for others' faults, an accepted cancel ignored, or the live heap / descriptors / active
+ * handles and resources / external memory / database connections not back to baseline, or RSS over
+ * its ceiling without having given half of its growth back (docs/decisions/0018-soak-memory-and-handles.md:
+ * RSS is judged by a ceiling, not by a return to baseline).
  */
 import { createParser } from 'eventsource-parser';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -42,6 +45,10 @@ const DIRECTIVES: Record<Action, string> = {
   cut: 'tokens=20 pace=20 cut=5',
   fail: 'status=500',
 };
+/** Handles, resources and descriptors allowed above the baseline after the load (keep-alive sockets closing late). */
+const HANDLE_SLACK = 10;
+/** RSS growth allowed over the baseline, both read after a full collection and a heap snapshot (docs/decisions/0018). */
+const RSS_GROWTH_MIB = 512;
 const LOCK_EVERY_MS = 15_000;
 const LOCK_HOLD_MS = 1_500;
 const SETTLE_MS = 30_000;
@@ -127,10 +134,11 @@ export async function runSoak(options: SoakOptions): Promise<{ markdown: string;
       action === 'leave' ? 3 : undefined,
       action === 'cancel' ? (n) => void (n === 3 && (cancelled = post(`${path}/cancel`, {}))) : undefined,
     );
-    // A cancel that came too late (the answer had ended) says so: `{cancelled: false}`.
+    // A cancel that came too late (the turn had ended) says so: `{cancelled: false}`.
     const accepted = cancelled && ((await (await cancelled).json()) as { cancelled: boolean }).cancelled;
     if (first.status !== 200) return void count(`${action}: HTTP ${first.status}`);
-    const label = action === 'cancel' ? `cancel (${accepted ? 'accepted' : 'too late'})` : action;
+    let label: string = action;
+    if (action === 'cancel') label = `cancel (${accepted ? await acceptedCancel(first) : 'too late'})`;
     if (action !== 'approval') return void count(`${label}: ${doneOf(first) ?? 'left'}`);
     const approval = first.events.find((e) => e.event === 'approval_required')?.data;
     if (!approval) return void count(`approval: ${doneOf(first)} without approval_required`);
@@ -139,6 +147,26 @@ export async function runSoak(options: SoakOptions): Promise<{ markdown: string;
     if (!call) return void count(`approval: decision ${doneOf(decided) ?? decided.status}`);
     const answered = await stream(`${path}/tool-results`, { toolCallId: call.toolCallId, output: 'written' });
     count(`approval: ${doneOf(answered) ?? `HTTP ${answered.status}`}`);
+  }
+
+  /**
+   * An accepted cancel whose turn still completed: it is accepted while the turn's row is `running`,
+   * and the turn's last check for a stop comes after its answer's commit, before its end is
+   * recorded. A cancel in that window came too late to stop anything (the answer was stored whole);
+   * one that was requested before the answer's commit began was ignored — a bug.
+   */
+  async function acceptedCancel(s: Stream): Promise<string> {
+    if (doneOf(s) !== 'completed') return 'accepted';
+    const turnId = s.events.find((e) => e.event === 'turn')?.data.turnId;
+    const [row] = await sql(
+      `SELECT t.cancel_requested_at >= max(m.created_at) AS after_answer FROM turns t
+         JOIN messages m ON m.turn_id = t.id AND m.role = 'assistant' AND m.status = 'complete'
+        WHERE t.id = $1 GROUP BY t.id, t.cancel_requested_at`,
+      [turnId],
+    );
+    if (row?.after_answer) return 'accepted after the answer was stored: too late';
+    problems.push(`a cancel accepted before its answer was stored was ignored: turn ${turnId} completed`);
+    return 'accepted and ignored';
   }
 
   async function user(index: number, endAt: number): Promise<void> {
@@ -183,30 +211,52 @@ export async function runSoak(options: SoakOptions): Promise<{ markdown: string;
       .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 
   const pid = service.process.pid!;
-  /** The heap used right after a full collection (the one a heap snapshot starts with). */
-  const liveHeapBytes = async () => {
+  /** The heap used, the external memory and RSS right after a full collection (the one a heap snapshot starts with). */
+  const liveMemory = async () => {
     mkdirSync(options.heapDir, { recursive: true });
     const before = readdirSync(options.heapDir).length;
     service.process.kill('SIGUSR2');
     while (readdirSync(options.heapDir).length === before && !exited) await new Promise((resolve) => setTimeout(resolve, 100));
     // The snapshot is written on the main thread: this answer comes once it is complete.
-    const heap = metric(await metrics(), 'nodejs_heap_size_used_bytes');
+    const text = await metrics();
     rmSync(options.heapDir, { recursive: true, force: true });
-    return heap;
+    // RSS now too: the snapshot's own memory, which the allocator keeps, is in every reading alike.
+    return {
+      heapMiB: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+      externalMiB: metric(text, 'nodejs_external_memory_bytes') / 2 ** 20,
+      rssMiB: rssMiB(),
+    };
   };
+  const rssMiB = () => service.rssBytes() / 2 ** 20;
   const figures = async () => {
     const [{ n }] = await sql(
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'soak'`,
     );
+    const text = await metrics();
     return {
-      rssMiB: service.rssBytes() / 2 ** 20,
       fds: readdirSync(`/proc/${pid}/fd`).length,
+      // prom-client's default metrics: libuv handles (sockets, servers, …) and all active resources, timers included.
+      handles: metric(text, 'nodejs_active_handles_total'),
+      resources: metric(text, 'nodejs_active_resources_total'),
       dbConnections: Number(n),
     };
   };
+  /** Active resources by type (`Timeout 3, TCPSocketWrap 12`), to name what stayed. */
+  const resourceTypes = async () =>
+    (await metrics())
+      .split('\n')
+      .map((l) => /^nodejs_active_resources\{type="([^"]+)"\} (\S+)/.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => `${m[1]} ${m[2]}`)
+      .join(', ');
   // Baseline after a warm-up, so that first-use allocations (pool, JIT, caches) are in it.
   await Promise.all(Array.from({ length: 10 }, (_, i) => user(1000 + i, Date.now() + 3_000)));
-  const baseline = { ...(await figures()), heapMiB: (await liveHeapBytes()) / 2 ** 20 };
+  const baseline = { ...(await figures()), ...(await liveMemory()) };
+  const baselineResources = await resourceTypes();
+  let peakRssMiB = baseline.rssMiB;
+  const sampler = setInterval(() => {
+    if (!exited) peakRssMiB = Math.max(peakRssMiB, rssMiB());
+  }, 1_000);
   const started = Date.now();
   const endAt = started + options.minutes * 60_000;
   progress(`soak: ${options.users} users for ${options.minutes} min; baseline ${JSON.stringify(roundAll(baseline))}`);
@@ -216,24 +266,34 @@ export async function runSoak(options: SoakOptions): Promise<{ markdown: string;
   );
   const [stalls] = await Promise.all([stallDatabase(endAt), ...Array.from({ length: options.users }, (_, i) => user(i, endAt))]);
   clearInterval(ticker);
+  clearInterval(sampler);
   const loadS = (Date.now() - started) / 1000;
 
   // After the load: nothing may stay running or held, and the process must shrink back.
-  let after = { ...(await figures()), heapMiB: 0 };
+  const unread = { heapMiB: 0, externalMiB: 0, rssMiB: 0 };
+  let after = { ...(await figures()), ...unread };
   let running: Array<{ id: string }> = [];
   let held: Array<{ id: string }> = [];
   const settleUntil = Date.now() + SETTLE_MS;
   // The live heap, not RSS: V8 keeps pages it grew into long after the objects on them are gone.
   const heapLimit = baseline.heapMiB * 1.5 + 32;
-  const back = () => after.fds <= baseline.fds + 10 && after.dbConnections <= options.poolSize;
+  const back = () =>
+    after.fds <= baseline.fds + HANDLE_SLACK &&
+    after.handles <= baseline.handles + HANDLE_SLACK &&
+    after.resources <= baseline.resources + HANDLE_SLACK &&
+    after.dbConnections <= options.poolSize;
   while (!exited) {
     running = await sql(`SELECT id FROM turns WHERE status = 'running'`);
     held = await sql(`SELECT id FROM sessions WHERE active_turn_id IS NOT NULL`);
-    after = { ...(await figures()), heapMiB: 0 };
+    after = { ...(await figures()), ...unread };
     if ((running.length === 0 && held.length === 0 && back()) || Date.now() > settleUntil) break;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
-  if (!exited) after.heapMiB = (await liveHeapBytes()) / 2 ** 20;
+  if (!exited) after = { ...after, ...(await liveMemory()) };
+  const externalLimit = baseline.externalMiB * 1.5 + 32;
+  // RSS passes under its ceiling, or when it gave back at least half of what it grew by during the load.
+  const rssCeiling = baseline.rssMiB + RSS_GROWTH_MIB;
+  const rssGaveBack = peakRssMiB > baseline.rssMiB ? (peakRssMiB - after.rssMiB) / (peakRssMiB - baseline.rssMiB) : 1;
   if (running.length) problems.push(`${running.length} turns left running, e.g. ${running[0].id}`);
   if (held.length) problems.push(`${held.length} leases left held, e.g. session ${held[0].id}`);
   const unanswered = await sql(
@@ -243,7 +303,17 @@ export async function runSoak(options: SoakOptions): Promise<{ markdown: string;
   if (unanswered.length) problems.push(`${unanswered.length} completed turns without their answer, e.g. ${unanswered[0].id}`);
   if (after.heapMiB > heapLimit)
     problems.push(`heap used ${after.heapMiB.toFixed(0)} MiB after the load, baseline ${baseline.heapMiB.toFixed(0)} MiB`);
-  if (after.fds > baseline.fds + 10) problems.push(`${after.fds} open descriptors after the load, baseline ${baseline.fds}`);
+  if (after.externalMiB > externalLimit)
+    problems.push(`external memory ${after.externalMiB.toFixed(0)} MiB after the load, baseline ${baseline.externalMiB.toFixed(0)} MiB`);
+  if (after.rssMiB > rssCeiling && rssGaveBack < 0.5)
+    problems.push(
+      `RSS ${after.rssMiB.toFixed(0)} MiB after the load and a full collection: over baseline + ${RSS_GROWTH_MIB} (${rssCeiling.toFixed(0)} MiB), and ${Math.round(rssGaveBack * 100)}% of its growth given back (baseline ${baseline.rssMiB.toFixed(0)}, peak ${peakRssMiB.toFixed(0)})`,
+    );
+  if (after.fds > baseline.fds + HANDLE_SLACK) problems.push(`${after.fds} open descriptors after the load, baseline ${baseline.fds}`);
+  if (!exited && (after.handles > baseline.handles + HANDLE_SLACK || after.resources > baseline.resources + HANDLE_SLACK))
+    problems.push(
+      `${after.handles} active handles and ${after.resources} active resources after the load, baseline ${baseline.handles} and ${baseline.resources} (now ${await resourceTypes()}; baseline ${baselineResources})`,
+    );
   if (after.dbConnections > options.poolSize)
     problems.push(`${after.dbConnections} database connections after the load (pool ${options.poolSize})`);
   const text = exited ? '' : await metrics();
@@ -270,10 +340,14 @@ export async function runSoak(options: SoakOptions): Promise<{ markdown: string;
     '| after the load | baseline | after |',
     '| --- | --- | --- |',
     `| heap used (MiB; at most 1.5 × baseline + 32 allowed) | ${baseline.heapMiB.toFixed(0)} | ${after.heapMiB.toFixed(0)} |`,
-    `| RSS (MiB; not judged: V8 keeps pages it grew into) | ${baseline.rssMiB.toFixed(0)} | ${after.rssMiB.toFixed(0)} |`,
-    `| open descriptors | ${baseline.fds} | ${after.fds} |`,
-    `| database connections | ${baseline.dbConnections} | ${after.dbConnections} |`,
+    `| external memory (MiB; Buffers and ArrayBuffers; at most 1.5 × baseline + 32 allowed) | ${baseline.externalMiB.toFixed(0)} | ${after.externalMiB.toFixed(0)} |`,
+    `| RSS (MiB; peak during the load ${peakRssMiB.toFixed(0)}, ${Math.round(rssGaveBack * 100)}% of the growth given back; at most baseline + ${RSS_GROWTH_MIB}, or half the growth given back) | ${baseline.rssMiB.toFixed(0)} | ${after.rssMiB.toFixed(0)} |`,
+    `| open descriptors (at most baseline + ${HANDLE_SLACK}) | ${baseline.fds} | ${after.fds} |`,
+    `| active handles / resources (\`nodejs_active_handles_total\` / \`nodejs_active_resources_total\`; at most baseline + ${HANDLE_SLACK} each) | ${baseline.handles} / ${baseline.resources} | ${after.handles} / ${after.resources} |`,
+    `| database connections (at most the pool, ${options.poolSize}) | ${baseline.dbConnections} | ${after.dbConnections} |`,
     `| turns left running / leases held / completed without answer | 0 / 0 / 0 | ${running.length} / ${held.length} / ${unanswered.length} |`,
+    '',
+    `Heap, external memory and RSS are read right after a full collection and a heap snapshot, the baseline's as the after's. The live heap, external memory, descriptors, handles and connections must come back to the baseline; RSS need not: V8 keeps the pages it grew into and glibc keeps freed memory in its arenas, so it rarely falls back after a load. It is judged by a ceiling (baseline + ${RSS_GROWTH_MIB} MiB) that a healthy run stays under and a large leak outside the JavaScript heap crosses, or passes when it gave back at least half of its growth (docs/decisions/0018-soak-memory-and-handles.md). An accepted cancel whose turn completed is told apart: accepted after the answer was stored (too late: nothing was left to stop) or ignored (a problem).`,
     '',
     `LLM: ${metric(text, 'llm_errors_total')} failed calls (${metric(text, 'llm_errors_total', 'error_type="circuit_open"')} refused by an open breaker), ${metric(text, 'llm_retries_total')} retries; breaker samples ${metric(text, 'llm_circuit_samples_total', 'outcome="failure"')} failures / ${metric(text, 'llm_circuit_samples_total', 'outcome="success"')} successes; unhandled errors ${metric(text, 'process_unhandled_errors_total')}.`,
     '',

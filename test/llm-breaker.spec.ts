@@ -46,13 +46,18 @@ describe('the LLM circuit breaker', () => {
       });
       const url = async () => `${s.t.baseUrl}/v1/sessions/${await createSession(s.t.baseUrl)}/messages`;
       const healthyTurns = Array.from({ length: 150 }, async (_, i) => postStream(await url(), { content: `healthy ${i}` }));
-      const failing = Array.from({ length: 30 }, async (_, i) => postStream(await url(), { content: `${i % 2 ? 'cut' : 'fail'} ${i}` }));
+      const failing = Array.from({ length: 30 }, async (_, i) => {
+        const sessionId = await createSession(s.t.baseUrl);
+        const result = await postStream(`${s.t.baseUrl}/v1/sessions/${sessionId}/messages`, { content: `${i % 2 ? 'cut' : 'fail'} ${i}` });
+        return { sessionId, cut: i % 2 === 1, ...result };
+      });
       // Clients that leave as soon as their turn started: already-aborted calls, which count for nothing.
       const leaving = Array.from({ length: 20 }, async (_, i) =>
         postStream(await url(), { content: `bye ${i}` }, { stopWhen: () => true }),
       );
       const results = await Promise.all(healthyTurns);
-      await Promise.all([...failing, ...leaving]);
+      const failed = await Promise.all(failing);
+      await Promise.all(leaving);
 
       const completed = results.filter((r) => doneOf(r)?.status === 'completed').length;
       expect(completed).toBeGreaterThanOrEqual(143);
@@ -61,6 +66,20 @@ describe('the LLM circuit breaker', () => {
       // Cuts mid-stream are connection failures, not "other".
       expect(await s.metric('llm_errors_total', { error_type: 'connection' })).toBe(15);
       expect(await s.metric('llm_errors_total', { error_type: 'other' })).toBe(0);
+      // Each cut turn tells its client and its row so, as a connection failure (not "The LLM call failed.").
+      const cuts = failed.filter((r) => r.cut);
+      expect(cuts).toHaveLength(15);
+      for (const cut of cuts) {
+        expect(doneOf(cut).status).toBe('failed');
+        expect(eventsOf(cut, 'error').map((e) => e.data)).toEqual([
+          { code: 'llm_error', message: expect.stringMatching(/broke off mid-answer/) },
+        ]);
+        const [turn] = await query(s.t.databaseUrl, `SELECT status, error FROM turns WHERE session_id = $1`, [cut.sessionId]);
+        expect(turn).toEqual({
+          status: 'failed',
+          error: expect.stringMatching(/^The connection to the LLM provider broke off mid-answer\./),
+        });
+      }
     });
   });
 

@@ -139,23 +139,41 @@ describe('a turn stopped at any moment', () => {
   const messageRows = (sessionId: string) =>
     query(db.url, `SELECT role, status, content FROM messages WHERE session_id = $1 ORDER BY seq`, [sessionId]);
 
-  it('before the history read (a cancel while the read waits for a lock): cancelled, no LLM call, the breaker counts nothing', async () => {
-    const id = await createSession(baseUrl);
-    const counted = await breakerCounts();
-    const requested = stub.requests.length;
-    const held = await lock('LOCK TABLE messages IN ACCESS EXCLUSIVE MODE');
-    const turn = startTurn(id, { content: 'Hello while the database is slow' });
-    await waitingOn('messages');
-    expect(await cancel(id)).toEqual({ cancelled: true });
-    await held.release();
+  /** Stops the turn `how`: a cancel (accepted) or the client going away. */
+  async function stop(turn: ReturnType<typeof startTurn>, sessionId: string, how: 'cancel' | 'leave'): Promise<void> {
+    if (how === 'cancel') expect(await cancel(sessionId)).toEqual({ cancelled: true });
+    else void turn.leave();
+  }
+
+  /** The turn's `done` for a cancel (the client stays to read it); the row for either. */
+  async function expectStopped(turn: ReturnType<typeof startTurn>, sessionId: string, how: 'cancel' | 'leave'): Promise<void> {
     const result = await turn.result;
-    expect(doneOf(result).status).toBe('cancelled');
-    expect(eventsOf(result, 'error')).toEqual([]);
-    expect(await turnRow(id)).toEqual({ status: 'cancelled', error: 'cancelled' });
-    expect((await messageRows(id)).map((m) => [m.role, m.status])).toEqual([['user', 'complete']]);
-    expect(stub.requests.length).toBe(requested);
-    expect(await breakerCounts()).toEqual(counted);
-    await expectAlive(id);
+    if (how === 'cancel') {
+      expect(doneOf(result).status).toBe('cancelled');
+      expect(eventsOf(result, 'error')).toEqual([]);
+    }
+    await eventually(async () => (await turnRow(sessionId)).status !== 'running', 10_000);
+    expect(await turnRow(sessionId)).toEqual(
+      how === 'cancel' ? { status: 'cancelled', error: 'cancelled' } : { status: 'interrupted', error: 'the client went away' },
+    );
+  }
+
+  it('before the history read (a cancel, then a client leaving, while the read waits for a lock): no LLM call, the breaker counts nothing', async () => {
+    for (const how of ['cancel', 'leave'] as const) {
+      const id = await createSession(baseUrl);
+      const counted = await breakerCounts();
+      const requested = stub.requests.length;
+      const held = await lock('LOCK TABLE messages IN ACCESS EXCLUSIVE MODE');
+      const turn = startTurn(id, { content: 'Hello while the database is slow' });
+      await waitingOn('messages');
+      await stop(turn, id, how);
+      await held.release();
+      await expectStopped(turn, id, how);
+      expect((await messageRows(id)).map((m) => [m.role, m.status])).toEqual([['user', 'complete']]);
+      expect(stub.requests.length).toBe(requested);
+      expect(await breakerCounts()).toEqual(counted);
+      await expectAlive(id);
+    }
   });
 
   it("during the user message's commit (the client leaves while the INSERT waits): interrupted, no LLM call", async () => {
@@ -177,40 +195,64 @@ describe('a turn stopped at any moment', () => {
     await expectAlive(id);
   });
 
-  it('before the LLM call (a cancel while the agent switch waits): cancelled, the call never starts', async () => {
-    const id = await createSession(baseUrl);
-    const counted = await breakerCounts();
-    const requested = stub.requests.length;
-    const held = await lock('LOCK TABLE agent_switches IN ACCESS EXCLUSIVE MODE');
-    const turn = startTurn(id, { content: 'Write some code', agentType: 'coder' });
-    await waitingOn('agent_switches');
-    expect(await cancel(id)).toEqual({ cancelled: true });
-    await held.release();
-    const result = await turn.result;
-    expect(doneOf(result).status).toBe('cancelled');
-    expect(await turnRow(id)).toEqual({ status: 'cancelled', error: 'cancelled' });
-    expect((await messageRows(id)).map((m) => m.role)).toEqual(['user']);
-    expect(stub.requests.length).toBe(requested);
-    expect(await breakerCounts()).toEqual(counted);
-    await expectAlive(id);
+  it('before the LLM call (a cancel, then a client leaving, while the agent switch waits): the call never starts', async () => {
+    for (const how of ['cancel', 'leave'] as const) {
+      const id = await createSession(baseUrl);
+      const counted = await breakerCounts();
+      const requested = stub.requests.length;
+      const held = await lock('LOCK TABLE agent_switches IN ACCESS EXCLUSIVE MODE');
+      const turn = startTurn(id, { content: 'Write some code', agentType: 'coder' });
+      await waitingOn('agent_switches');
+      await stop(turn, id, how);
+      await held.release();
+      await expectStopped(turn, id, how);
+      expect((await messageRows(id)).map((m) => [m.role, m.status])).toEqual([['user', 'complete']]);
+      expect(stub.requests.length).toBe(requested);
+      expect(await breakerCounts()).toEqual(counted);
+      await expectAlive(id);
+    }
   });
 
-  it('between retries (a cancel while the turn waits for its next attempt): cancelled at once, no further request', async () => {
-    const id = await createSession(baseUrl);
-    const counted = await breakerCounts();
-    const requested = stub.requests.length;
-    stub.reply({ status: 503 });
-    const turn = startTurn(id, { content: 'Provider hiccup', agentType: 'coder' });
-    await eventually(async () => stub.requests.length > requested);
-    expect(await cancel(id)).toEqual({ cancelled: true });
-    const result = await turn.result;
-    expect(doneOf(result).status).toBe('cancelled');
-    expect(eventsOf(result, 'error')).toEqual([]);
-    expect(stub.requests.length).toBe(requested + 1);
-    expect(await turnRow(id)).toEqual({ status: 'cancelled', error: 'cancelled' });
-    // The 503 was the provider's failure; the cancel added nothing.
-    expect(await breakerCounts()).toEqual({ ...counted, failures: counted.failures + 1 });
-    await expectAlive(id);
+  it('with the LLM request sent and no token yet (a cancel, then a client leaving): the call is aborted, the breaker counts nothing', async () => {
+    for (const how of ['cancel', 'leave'] as const) {
+      const id = await createSession(baseUrl);
+      const counted = await breakerCounts();
+      const requested = stub.requests.length;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      // The provider has the request and says nothing yet: no status line, no token.
+      stub.reply({ text: 'Too late.', pause: { chunks: 0, until: gate } });
+      const turn = startTurn(id, { content: 'Think first', agentType: 'coder' });
+      await eventually(async () => stub.requests.length > requested);
+      await stop(turn, id, how);
+      await expectStopped(turn, id, how);
+      await eventually(async () => stub.requests.at(-1)!.aborted);
+      open();
+      expect((await turn.result).events.filter((e) => e.event === 'token')).toEqual([]);
+      expect((await messageRows(id)).map((m) => [m.role, m.status])).toEqual([['user', 'complete']]);
+      expect(stub.requests.length).toBe(requested + 1);
+      // The call was admitted and then stopped by the turn: neither a failure nor an LLM error.
+      expect(await breakerCounts()).toEqual(counted);
+      await expectAlive(id);
+    }
+  });
+
+  it('between retries (a cancel, then a client leaving, while the turn waits for its next attempt): stopped at once, no further request', async () => {
+    for (const how of ['cancel', 'leave'] as const) {
+      const id = await createSession(baseUrl);
+      const counted = await breakerCounts();
+      const requested = stub.requests.length;
+      stub.reply({ status: 503 });
+      const turn = startTurn(id, { content: 'Provider hiccup', agentType: 'coder' });
+      await eventually(async () => stub.requests.length > requested);
+      await stop(turn, id, how);
+      await expectStopped(turn, id, how);
+      expect(stub.requests.length).toBe(requested + 1);
+      expect((await messageRows(id)).map((m) => [m.role, m.status])).toEqual([['user', 'complete']]);
+      // The 503 was the provider's failure; the stop added nothing.
+      expect(await breakerCounts()).toEqual({ ...counted, failures: counted.failures + 1 });
+      await expectAlive(id);
+    }
   });
 
   it('during the stream (a cancel, then a client leaving): the partial answer is kept, cancelled or interrupted', async () => {
@@ -310,5 +352,38 @@ describe('a turn stopped at any moment', () => {
       expect((await breakerCounts()).failures).toBe(counted.failures);
       await expectAlive(id);
     }
+  });
+
+  it('after the answer was stored, while the end is recorded (a cancel while the last events wait for a lock): too late, completed', async () => {
+    const id = await createSession(baseUrl);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    stub.reply({ text: 'The whole answer, stored before the cancel.', pause: { chunks: 2, until: gate } });
+    const turn = startTurn(id, { content: 'Answer me', agentType: 'coder' });
+    await turn.until((events) => events.filter((e) => e.event === 'token').length >= 2);
+    // The events wait, the answer does not: the turn is past its last check for a stop, recording its end.
+    const held = await lock('LOCK TABLE turn_events IN EXCLUSIVE MODE');
+    open();
+    await eventually(async () => (await messageRows(id)).some((m) => m.role === 'assistant' && m.status === 'complete'), 10_000);
+    await waitingOn('turn_events');
+    // The turn's row is still `running`, so the cancel is accepted; there is nothing left to stop.
+    expect(await cancel(id)).toEqual({ cancelled: true });
+    await held.release();
+    expect(doneOf(await turn.result).status).toBe('completed');
+    expect(await turnRow(id)).toEqual({ status: 'completed', error: null });
+    expect((await messageRows(id)).map((m) => [m.role, m.status, m.content])).toEqual([
+      ['user', 'complete', 'Answer me'],
+      ['assistant', 'complete', 'The whole answer, stored before the cancel.'],
+    ]);
+    // What the soak (bench/soak.ts) tells such a cancel by: requested after the answer's commit began.
+    const [row] = await query(
+      db.url,
+      `SELECT t.cancel_requested_at >= max(m.created_at) AS after_answer FROM turns t
+         JOIN messages m ON m.turn_id = t.id AND m.role = 'assistant' AND m.status = 'complete'
+        WHERE t.session_id = $1 GROUP BY t.id, t.cancel_requested_at`,
+      [id],
+    );
+    expect(row.after_answer).toBe(true);
+    await expectAlive(id);
   });
 });

@@ -30,7 +30,7 @@ describe('a rejection nobody handled, an exception nobody caught', () => {
   });
   after(() => stub.close());
 
-  for (const fault of ['reject', 'throw'] as const) {
+  for (const fault of ['reject', 'reject-value', 'throw'] as const) {
     it(`(${fault}) is logged and counted, then the process stops gracefully: the running turn is interrupted and stored, its lease released, exit code 1`, async () => {
       const db = await createTestDatabase();
       const port = await findFreePort();
@@ -86,7 +86,7 @@ describe('a rejection nobody handled, an exception nobody caught', () => {
           return row.n > 0;
         }, 10_000);
         const metrics = (await getOnce(`${baseUrl}/metrics`)).body;
-        const kind = fault === 'reject' ? 'unhandled_rejection' : 'uncaught_exception';
+        const kind = fault === 'throw' ? 'uncaught_exception' : 'unhandled_rejection';
         expect(metricValue(metrics, 'process_unhandled_errors_total', { kind })).toBe(1);
         expect((await getOnce(`${baseUrl}/health/ready`)).status).toBe(503);
         await locker.query('COMMIT');
@@ -95,7 +95,11 @@ describe('a rejection nobody handled, an exception nobody caught', () => {
         expect(doneOf(result).status).toBe('interrupted');
         expect(eventsOf(result, 'message').at(-1)?.data.message.status).toBe('interrupted');
         expect(await exited).toBe(1);
-        expect(logs).toMatch(new RegExp(`"kind":"${kind}".*injected ${fault === 'reject' ? 'rejection' : 'exception'}`));
+        if (fault === 'reject-value') {
+          // The value is logged by its shape: its number as it is, its string by its length only.
+          expect(logs).toMatch(/"kind":"unhandled_rejection".*non-error value: object \{ attempt: 3, text: ''\.\.\. 24 more characters \}/);
+          expect(logs).not.toContain('injected rejection value');
+        } else expect(logs).toMatch(new RegExp(`"kind":"${kind}".*injected ${fault === 'reject' ? 'rejection' : 'exception'}`));
         const [turn] = await query(db.url, `SELECT status FROM turns WHERE session_id = $1`, [id]);
         expect(turn.status).toBe('interrupted');
         const rows = await query(db.url, `SELECT role, status FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);

@@ -181,9 +181,13 @@ export class LlmClient implements OnModuleDestroy {
     if (isProviderFailure(failure)) ticket.failed();
     else ticket.ignored();
     if (!delivered) return failure;
-    // The user has seen tokens: trying again would show them twice.
-    if (failure.type === 'connection' && !(error instanceof LlmError))
-      failure = new LlmError('connection', 'The connection to the LLM provider broke off mid-answer.', { code: failure.code });
+    // The user has seen tokens: trying again would show them twice. However the provider worded the
+    // cut ("could not be reached", "the stream broke off"), the client is told that it came mid-answer.
+    if (failure.type === 'connection')
+      failure = new LlmError('connection', 'The connection to the LLM provider broke off mid-answer.', {
+        code: failure.code,
+        detail: failure.detail,
+      });
     return new LlmStreamBrokeOff(failure);
   }
 }

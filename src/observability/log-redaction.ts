@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /**
  * Errors as they may be logged: no user content. A TypeORM QueryFailedError carries the statement's
  * parameters (a message's text), PostgreSQL's `detail` and `where` quote row values, and an LLM SDK
@@ -61,6 +63,22 @@ export function redactError(error: unknown, depth = 0): LoggedError | string {
     stack: frames?.length ? [`${type}: ${message}`, ...frames].join('\n') : undefined,
     cause: e.cause !== undefined && depth < 3 ? redactError(e.cause, depth + 1) : undefined,
   };
+}
+
+const NON_ERROR_CHARS = 200;
+
+/**
+ * A thrown or rejected value that is not an Error, as it may be logged (at most 200 characters): a
+ * primitive as it is (a string too: `reject('cancelled')` is a programming error's own words), an
+ * object or a function by its shape only, since it could be a request body or an answer: its
+ * strings by their lengths, nested objects and arrays unexpanded, its own `inspect` not called.
+ */
+export function describeNonError(value: unknown): string {
+  const text =
+    (typeof value === 'object' && value !== null) || typeof value === 'function'
+      ? inspect(value, { depth: 0, maxStringLength: 0, maxArrayLength: 3, breakLength: Infinity, customInspect: false, getters: false })
+      : inspect(value, { maxStringLength: NON_ERROR_CHARS, breakLength: Infinity });
+  return text.length > NON_ERROR_CHARS ? `${text.slice(0, NON_ERROR_CHARS - 1)}…` : text;
 }
 
 /** pino serializers for the keys errors are logged under. */

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
 import { Settings } from '../config/settings.js';
+import { describeNonError } from './log-redaction.js';
 import { ShutdownState } from './shutdown-state.js';
 
 type Kind = 'unhandled_rejection' | 'uncaught_exception';
@@ -38,7 +39,7 @@ export class UnexpectedErrors {
       msg: this.stopping ? 'unexpected error while stopping' : 'unexpected error: stopping the process gracefully',
       kind,
       origin,
-      err: error instanceof Error ? error : new Error(`non-error value: ${typeof error}`),
+      err: error instanceof Error ? error : new Error(`non-error value: ${typeof error} ${describeNonError(error)}`),
       uptimeSeconds: Math.round(process.uptime()),
     });
     if (this.stopping) return;

@@ -1,7 +1,7 @@
 import { expect } from 'expect';
 import { describe, it } from 'node:test';
 import { QueryFailedError } from 'typeorm';
-import { redactError, redactText } from '../../src/observability/log-redaction.js';
+import { describeNonError, redactError, redactText } from '../../src/observability/log-redaction.js';
 
 describe('log redaction', () => {
   it('keeps what describes a database error and drops the parameters, detail and quoted values', () => {
@@ -28,5 +28,16 @@ describe('log redaction', () => {
     const wrapped = new Error('step failed', { cause: Object.assign(new Error('provider said no'), { body: { messages: ['secret'] } }) });
     expect(JSON.stringify(redactError(wrapped))).not.toContain('secret');
     expect(redactError(wrapped)).toMatchObject({ cause: { type: 'Error', message: 'provider said no' } });
+  });
+
+  it('describes a value that is not an Error: a primitive as it is, an object by its shape, at most 200 characters', () => {
+    expect(describeNonError('cancelled')).toBe("'cancelled'");
+    expect(describeNonError(42)).toBe('42');
+    expect(describeNonError(undefined)).toBe('undefined');
+    const body = { status: 500, content: 'my secret text', messages: [{ content: 'secret' }], meta: { note: 'secret' } };
+    expect(describeNonError(body)).toBe("{ status: 500, content: ''... 14 more characters, messages: [Array], meta: [Object] }");
+    const custom = { [Symbol.for('nodejs.util.inspect.custom')]: () => 'my secret text' };
+    expect(describeNonError(custom)).not.toContain('secret');
+    expect(describeNonError('x'.repeat(1000))).toHaveLength(200);
   });
 });
