@@ -522,9 +522,13 @@ describe('monitoring: every metric in monitoring/ is exported by the service', (
     expect(garbage).toHaveLength(0);
     // The GC observer's callback is queued: its count may land a tick after the collections.
     await eventually(async () => metricValue(await (await fetch(`${t.baseUrl}/metrics`)).text(), 'nodejs_gc_duration_seconds_count') > 0);
-    // The event loop blocked for 30 ms: its delay histogram (reset at each scrape) records it.
+    // The event loop blocked for 30 ms, and its delay histogram must show it. The histogram is reset
+    // at each scrape (empty, its p99 reads 5.11e-7 s: "> 0" alone would prove nothing) and records the
+    // time between two ticks of its 10 ms timer: one tick before the block, one after it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
     const blockedUntil = Date.now() + 30;
     while (Date.now() < blockedUntil);
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const samples = await (await fetch(`${t.baseUrl}/metrics`)).text();
     const value = (name: string, labels: Record<string, string> = {}) => ({ name, value: metricValue(samples, name, labels) > 0 });
     for (const name of [
