@@ -2,6 +2,7 @@ import { expect } from 'expect';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventIdOf } from '../src/turns/event-log/event-ids.js';
 import { events } from '../src/turns/protocol/events.js';
 import { TurnRecovery } from '../src/turns/turn-recovery.js';
 import { startApp, TestApp } from './support/app.js';
@@ -176,6 +177,69 @@ describe('conversations: one turn at a time, leases, cancel', () => {
       expect(turns.find((r) => r.id === doneOf(result).turnId)).toMatchObject({ status: 'completed' });
       const [session] = await query(t.databaseUrl, `SELECT active_turn_id, lease_expires_at FROM sessions WHERE id = $1`, [id]);
       expect(session).toEqual({ active_turn_id: null, lease_expires_at: null });
+    });
+
+    it("keeps a dead turn's streamed answer once: recovery does not store it again when the turn had committed it before its event", async () => {
+      // Two turns of processes killed mid-answer, as a SIGKILL leaves them: the user's message and the
+      // tokens stored as events, no done, the lease expired. The first had also committed its answer,
+      // but died before the event behind it (`message`, stored behind the stream) was written.
+      const deadTurn = async (answerCommitted: boolean) => {
+        const id = await createSession(t.baseUrl);
+        const turnId = randomUUID();
+        const [{ seq }] = await query(
+          t.databaseUrl,
+          `INSERT INTO turns (id, session_id, kind, agent, status) VALUES ($1, $2, 'message', 'universal', 'running') RETURNING seq`,
+          [turnId, id],
+        );
+        const [user] = await query(
+          t.databaseUrl,
+          `INSERT INTO messages (session_id, turn_id, role, content, agent) VALUES ($1, $2, 'user', 'Go on', 'universal') RETURNING id`,
+          [id, turnId],
+        );
+        const stored = [
+          { type: 'turn', data: { turnId, sessionId: id, agent: 'universal' } },
+          { type: 'message', data: { message: { id: user.id, role: 'user', content: 'Go on' } } },
+          'Half ',
+          'said',
+        ];
+        await query(t.databaseUrl, `INSERT INTO turn_events (id, first_id, turn_id, events) VALUES ($1, $2, $3, $4::jsonb)`, [
+          eventIdOf(Number(seq), stored.length),
+          eventIdOf(Number(seq), 1),
+          turnId,
+          JSON.stringify(stored),
+        ]);
+        if (answerCommitted) {
+          await query(
+            t.databaseUrl,
+            `INSERT INTO messages (session_id, turn_id, role, content, agent) VALUES ($1, $2, 'assistant', 'Half said', 'universal')`,
+            [id, turnId],
+          );
+        }
+        await query(
+          t.databaseUrl,
+          `UPDATE sessions SET active_turn_id = $1, lease_expires_at = now() - interval '1 second', message_count = $3 WHERE id = $2`,
+          [turnId, id, answerCommitted ? 2 : 1],
+        );
+        return id;
+      };
+      const committed = await deadTurn(true);
+      const streamedOnly = await deadTurn(false);
+
+      await t.app.get(TurnRecovery).sweep();
+      const history = async (id: string) =>
+        query(t.databaseUrl, `SELECT role, status, content FROM messages WHERE session_id = $1 ORDER BY seq`, [id]);
+      expect(await history(committed)).toEqual([
+        { role: 'user', status: 'complete', content: 'Go on' },
+        { role: 'assistant', status: 'complete', content: 'Half said' },
+      ]);
+      // Without a stored answer, recovery keeps what was streamed: the same text, interrupted.
+      expect(await history(streamedOnly)).toEqual([
+        { role: 'user', status: 'complete', content: 'Go on' },
+        { role: 'assistant', status: 'interrupted', content: 'Half said' },
+      ]);
+      for (const id of [committed, streamedOnly]) {
+        expect((await api(t.baseUrl, 'GET', `/v1/sessions/${id}`)).body.messageCount).toBe(2);
+      }
     });
 
     it('refuses turns with 409 while a lease of another process is live, until it expires', async () => {

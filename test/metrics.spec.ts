@@ -55,10 +55,15 @@ describe('metrics an operator needs', () => {
       },
     );
     await tokenSeen;
+    // While it streams, the gauge counts it: one stream, no labels (nothing per session or turn).
+    const during = parseMetrics(await (await fetch(`${t.baseUrl}/metrics`)).text()).filter((s) => s.name === 'sse_streams_active');
+    expect(during).toEqual([{ name: 'sse_streams_active', labels: {}, value: 1 }]);
     const busy = await postStream(`${t.baseUrl}/v1/sessions/${slow}/messages`, { content: 'again' });
     expect(busy.status).toBe(409);
     await fetch(`${t.baseUrl}/v1/sessions/${slow}/cancel`, { method: 'POST' });
     expect(doneOf(await running).status).toBe('cancelled');
+    // The stream has ended only once its work has, and the gauge is decremented with the work.
+    expect(sum(parseMetrics(await (await fetch(`${t.baseUrl}/metrics`)).text()), 'sse_streams_active')).toBe(0);
 
     // An approval, approved.
     stub.reply({ toolCalls: [{ name: 'write_file', arguments: { path: 'notes.md', content: 'hi' } }] });
@@ -96,7 +101,7 @@ describe('metrics an operator needs', () => {
     expect(sum(m, 'db_pool_wait_seconds_sum')).toBeGreaterThan(0);
     expect(sum(m, 'sse_transaction_duration_seconds_sum')).toBeGreaterThan(0);
     expect(sum(m, 'sse_stream_duration_seconds_sum')).toBeGreaterThan(0);
-    expect(sum(m, 'sse_streams_active')).toBe(0);
+    expect(m.filter((s) => s.name === 'sse_streams_active')).toEqual([{ name: 'sse_streams_active', labels: {}, value: 0 }]);
     for (const outcome of ['completed', 'failed', 'cancelled', 'awaiting_approval', 'awaiting_tool_result']) {
       expect({ outcome, n: sum(m, 'sse_stream_duration_seconds_count', { outcome }) > 0 }).toEqual({ outcome, n: true });
       expect(sum(m, 'turns_total', { status: outcome })).toBeGreaterThan(0);

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startApp, TestApp } from './support/app.js';
+import { metricValue, parseMetrics } from './support/metrics.js';
+import { eventually } from './support/sse.js';
 
 // Compiled to dist/test/, so the repository root is two levels up.
 const MONITORING = fileURLToPath(new URL('../../monitoring/', import.meta.url));
@@ -507,5 +509,44 @@ describe('monitoring: every metric in monitoring/ is exported by the service', (
       const report = [...missing].map(([name, where]) => `${name} (used by ${[...where].join('; ')})`).sort();
       throw new Error(`Metrics queried in monitoring/ but not exported by /metrics:\n  ${report.join('\n  ')}`);
     }
+  });
+
+  it("gives the service dashboard's process and Node panels a value, not only a series", async () => {
+    // Short-lived garbage, well past the young generation, so V8 runs scavenges (minor collections)
+    // without --expose-gc; each is observed through perf_hooks and lands in the histogram.
+    let garbage: Array<{ i: number; s: string }> = [];
+    for (let i = 0; i < 2_000_000; i++) {
+      garbage.push({ i, s: `x${i}` });
+      if (garbage.length === 10_000) garbage = [];
+    }
+    expect(garbage).toHaveLength(0);
+    // The GC observer's callback is queued: its count may land a tick after the collections.
+    await eventually(async () => metricValue(await (await fetch(`${t.baseUrl}/metrics`)).text(), 'nodejs_gc_duration_seconds_count') > 0);
+    // The event loop blocked for 30 ms, and its delay histogram must show it. The histogram is reset
+    // at each scrape (empty, its p99 reads 5.11e-7 s: "> 0" alone would prove nothing) and records the
+    // time between two ticks of its 10 ms timer: one tick before the block, one after it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const blockedUntil = Date.now() + 30;
+    while (Date.now() < blockedUntil);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const samples = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    const value = (name: string, labels: Record<string, string> = {}) => ({ name, value: metricValue(samples, name, labels) > 0 });
+    for (const name of [
+      'process_resident_memory_bytes',
+      'process_open_fds',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_active_handles_total',
+      'nodejs_gc_duration_seconds_count',
+      'nodejs_gc_duration_seconds_sum',
+    ]) {
+      expect(value(name)).toEqual({ name, value: true });
+    }
+    // The panel splits collections by kind; a scavenge is a minor one.
+    expect(value('nodejs_gc_duration_seconds_count', { kind: 'minor' })).toEqual({ name: 'nodejs_gc_duration_seconds_count', value: true });
+    const kinds = new Set(parseMetrics(samples).flatMap((s) => (s.name === 'nodejs_gc_duration_seconds_count' ? [s.labels.kind] : [])));
+    expect([...kinds].filter((kind) => !['major', 'minor', 'incremental', 'weakcb'].includes(kind))).toEqual([]);
+    // At least the 30 ms block, in seconds.
+    expect(metricValue(samples, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0.02);
   });
 });

@@ -5,7 +5,8 @@ import { Cluster, WITHOUT_CLUSTER_PROGRAMS } from './support/cluster.js';
 import { createSession } from './support/conversation.js';
 import { createTestDatabase, dropTestDatabase, query } from './support/database.js';
 import { OpenAiStub } from './support/openai-stub.js';
-import { doneOf, postStream, SseEvent } from './support/sse.js';
+import { metricValue } from './support/metrics.js';
+import { doneOf, eventually, postStream, SseEvent } from './support/sse.js';
 import { turnToTheEnd } from './support/turn-client.js';
 
 const TURNS = 300;
@@ -196,6 +197,22 @@ describe('scale-out: a rolling restart under load', { skip: WITHOUT_CLUSTER_PROG
     await dropTestDatabase(db.name);
   });
 
+  /**
+   * Waits until the restarted instance `i` is back in the balancer's rotation before the next one
+   * stops: ready itself (restart waits for that), and taking requests sent through HAProxy (a check
+   * every 500 ms brings it back). It is new, so any read of a session counted on it came from there.
+   */
+  async function backInRotation(i: number, sessionId: string): Promise<void> {
+    const instance = cluster.instances[i];
+    const probed = { method: 'GET', route: '/v1/sessions/:id', status: '200' };
+    await eventually(async () => {
+      if ((await fetch(`${instance.baseUrl}/health/ready`)).status !== 200) return false;
+      for (let n = 0; n < 3; n++) await (await fetch(`${cluster.baseUrl}/v1/sessions/${sessionId}`)).text();
+      const metrics = await (await fetch(`${instance.baseUrl}/metrics`)).text();
+      return metricValue(metrics, 'http_request_duration_seconds_count', probed) > 0;
+    }, 15_000);
+  }
+
   it('SIGTERM one instance at a time while users keep talking: every request served, every turn stored once with what its client saw', async () => {
     const sessions = await Promise.all(Array.from({ length: USERS }, () => createSession(cluster.baseUrl)));
     let restarting = true;
@@ -210,12 +227,13 @@ describe('scale-out: a rolling restart under load', { skip: WITHOUT_CLUSTER_PROG
     });
     const exits = [];
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // The restarts come under load: once every user's first turn has started (some are running on
+      // each instance, for the SIGTERM to interrupt).
+      await eventually(async () => (await query(db.url, `SELECT count(*)::int AS n FROM turns`))[0].n >= USERS, 20_000);
       for (const i of [0, 1, 2]) {
         const { code, signal, logs } = await cluster.restart(i);
         exits.push({ code, signal, logs: code === 0 ? '' : logs });
-        // Back in the balancer's rotation (a check every 500 ms) before the next one stops.
-        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await backInRotation(i, sessions[0]);
       }
     } finally {
       // The users stop even when a restart throws, or they would talk to a closed cluster for ever.

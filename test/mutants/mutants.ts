@@ -1,14 +1,19 @@
 /**
  * Deliberate bugs, one per claim the README makes, and the specs that must catch each. A mutant
- * replaces `find` (which must occur exactly once in `file`) with `replace`. When the code moves,
- * move the mutant with it; when a new claim is made, add one.
+ * replaces `find` (which must occur exactly once in `file`) with `replace`, then each of `also` in
+ * turn. When the code moves, move the mutant with it; when a new claim is made, add one.
  */
-export interface Mutant {
+export interface Edit {
+  find: string;
+  replace: string;
+}
+
+export interface Mutant extends Edit {
   name: string;
   claim: string;
   file: string;
-  find: string;
-  replace: string;
+  /** Further edits of the same file, for a bug that spans two places (each `find` occurs once). */
+  also?: Edit[];
   /** Words that pick the spec files to run (as `npm test -- word`). */
   specs: string[];
 }
@@ -67,12 +72,42 @@ export const mutants: Mutant[] = [
   {
     name: 'connection-held',
     claim: 'no pooled connection is held while the LLM answers',
-    file: 'src/unit-of-work/unit-of-work.ts',
-    find: '      if (runner && !runner.isReleased) await runner.release().catch(() => undefined);\n',
+    // A pooled connection taken just before the LLM call and given back after it, outside any
+    // transaction: what code that "only reads something" around the call would do.
+    file: 'src/turns/steps/run-llm-step.ts',
+    find: '    await this.llm.stream({ messages: context, tools, signal: turn.signal }, (event) => {\n',
     replace:
-      '      const held = runner;\n' +
-      '      if (held && !held.isReleased) setTimeout(() => void held.release().catch(() => undefined), 1_000);\n',
+      "    const pooled = this.txHost['dataSource'].createQueryRunner();\n" +
+      '    await pooled.connect();\n' +
+      '    try {\n' +
+      '    await this.llm.stream({ messages: context, tools, signal: turn.signal }, (event) => {\n',
+    also: [
+      {
+        find: '    const text = turn.partial;\n',
+        replace: '    } finally {\n      await pooled.release();\n    }\n    const text = turn.partial;\n',
+      },
+    ],
     specs: ['unit-of-work'],
+  },
+  {
+    name: 'lapsed-lease-revived',
+    claim: 'a lease that lapsed is not revived by the renewal: the turn stops (lease_lost)',
+    file: 'src/sessions/session-lease.ts',
+    find: ' AND deleted_at IS NULL AND lease_expires_at > now()\n',
+    replace: ' AND deleted_at IS NULL\n',
+    specs: ['conversation-turns'],
+  },
+  {
+    name: 'dead-answer-stored-twice',
+    claim: "a dead turn's answer is stored once: recovery skips it when the turn had committed it before its event",
+    file: 'src/messages/message-writes.ts',
+    find:
+      "     WHERE a.content <> '' AND NOT EXISTS (\n" +
+      '       SELECT 1 FROM messages later\n' +
+      "       WHERE later.session_id = a.session_id AND later.turn_id = a.turn_id AND later.role = 'assistant'\n" +
+      '         AND later.seq > COALESCE((SELECT m.seq FROM messages m WHERE m.id = a.after_message::uuid), 0))\n',
+    replace: "     WHERE a.content <> ''\n",
+    specs: ['conversation-turns'],
   },
   {
     name: 'approval-check-then-update',
