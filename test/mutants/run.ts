@@ -63,10 +63,14 @@ function failingTests(output: string): string[] {
       .slice(i + 1, next < 0 ? undefined : i + 1 + next)
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('at '));
-    // An expect() failure says what it wanted on the lines after its message.
+    // An expect() failure says what it wanted on the lines after its message, or as a diff.
     const expected = details.find((l) => l.startsWith('Expected:'));
     const received = details.find((l) => l.startsWith('Received:'));
-    const reason = expected && received ? `${expected}, ${received}` : details[0];
+    const diffHeader = /^[-+] (?:Expected|Received)\b/;
+    const removed = details.find((l) => l.startsWith('-') && !diffHeader.test(l));
+    const added = details.find((l) => l.startsWith('+') && !diffHeader.test(l));
+    const reason =
+      expected && received ? `${expected}, ${received}` : removed || added ? [removed, added].filter(Boolean).join(' ') : details[0];
     failures.push(`${file ? `${file}: ` : ''}${failed[1]}${reason ? ` — ${reason.replace(/\s+/g, ' ').slice(0, 160)}` : ''}`);
   }
   return [...new Set(failures)];
