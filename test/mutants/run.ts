@@ -67,8 +67,10 @@ function failingTests(output: string): string[] {
     const expected = details.find((l) => l.startsWith('Expected:'));
     const received = details.find((l) => l.startsWith('Received:'));
     const diffHeader = /^[-+] (?:Expected|Received)\b/;
-    const removed = details.find((l) => l.startsWith('-') && !diffHeader.test(l));
-    const added = details.find((l) => l.startsWith('+') && !diffHeader.test(l));
+    // The first changed line that holds a value (not only `Object {` or a bracket).
+    const changed = (sign: string) => details.find((l) => l.startsWith(sign) && !diffHeader.test(l) && /["'\d]|true|false|null/.test(l));
+    const removed = changed('-');
+    const added = changed('+');
     const reason =
       expected && received ? `${expected}, ${received}` : removed || added ? [removed, added].filter(Boolean).join(' ') : details[0];
     failures.push(`${file ? `${file}: ` : ''}${failed[1]}${reason ? ` — ${reason.replace(/\s+/g, ' ').slice(0, 160)}` : ''}`);
