@@ -63,10 +63,16 @@ function failingTests(output: string): string[] {
       .slice(i + 1, next < 0 ? undefined : i + 1 + next)
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('at '));
-    // An expect() failure says what it wanted on the lines after its message.
+    // An expect() failure says what it wanted on the lines after its message, or as a diff.
     const expected = details.find((l) => l.startsWith('Expected:'));
     const received = details.find((l) => l.startsWith('Received:'));
-    const reason = expected && received ? `${expected}, ${received}` : details[0];
+    const diffHeader = /^[-+] (?:Expected|Received)\b/;
+    // The first changed line that holds a value (not only `Object {` or a bracket).
+    const changed = (sign: string) => details.find((l) => l.startsWith(sign) && !diffHeader.test(l) && /["'\d]|true|false|null/.test(l));
+    const removed = changed('-');
+    const added = changed('+');
+    const reason =
+      expected && received ? `${expected}, ${received}` : removed || added ? [removed, added].filter(Boolean).join(' ') : details[0];
     failures.push(`${file ? `${file}: ` : ''}${failed[1]}${reason ? ` — ${reason.replace(/\s+/g, ' ').slice(0, 160)}` : ''}`);
   }
   return [...new Set(failures)];
