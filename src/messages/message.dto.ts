@@ -4,7 +4,7 @@ import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, V
 import { TurnRequestDto } from '../common/turn-request.dto.js';
 import { UsageData } from '../common/usage.js';
 // Only the type: `turns` sits above this module.
-import type { TurnStatus } from '../turns/turn.entity.js';
+import { TURN_STATUSES, type TurnStatus } from '../common/turn-statuses.js';
 import type { StoredToolCall } from './message.entity.js';
 
 export const MAX_CONTENT_LENGTH = 100_000;
@@ -78,16 +78,6 @@ export class MessageView {
   @ApiPropertyOptional({ type: Object }) metadata?: Record<string, unknown>;
   @ApiProperty() createdAt: Date;
 }
-
-const TURN_STATUSES = Object.keys({
-  running: true,
-  completed: true,
-  awaiting_tool_result: true,
-  awaiting_approval: true,
-  cancelled: true,
-  interrupted: true,
-  failed: true,
-} satisfies Record<TurnStatus, true>);
 
 /** The turn that wrote a message, as its `done` event told it: a history shows each turn's end without its stream. */
 export class TurnSummary {

@@ -3,6 +3,7 @@ import { ApiExtraModels, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiRes
 import { MessageView } from '../messages/message.dto.js';
 import { STREAM_ERROR_CODES, type DoneStatus, type StreamErrorCode, type TurnEvent } from './protocol/turn-event.js';
 import { UsageData } from '../common/usage.js';
+import { DONE_STATUSES } from '../common/turn-statuses.js';
 
 /*
  * The OpenAPI schemas of the stream's events: one named schema per event, `{id, event, data}` as
@@ -11,15 +12,6 @@ import { UsageData } from '../common/usage.js';
  */
 
 type DataOf<K extends TurnEvent['type']> = Extract<TurnEvent, { type: K }>['data'];
-
-const DONE_STATUSES = Object.keys({
-  completed: true,
-  awaiting_tool_result: true,
-  awaiting_approval: true,
-  cancelled: true,
-  interrupted: true,
-  failed: true,
-} satisfies Record<DoneStatus, true>);
 
 class SseFields {
   @ApiProperty({

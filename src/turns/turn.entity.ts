@@ -2,7 +2,8 @@ import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } 
 import type { Relation } from 'typeorm';
 import { SessionEntity } from '../sessions/session.entity.js';
 
-export type TurnStatus = 'running' | 'completed' | 'awaiting_tool_result' | 'awaiting_approval' | 'cancelled' | 'interrupted' | 'failed';
+export type { TurnStatus } from '../common/turn-statuses.js';
+import type { TurnStatus } from '../common/turn-statuses.js';
 
 /** One stream's worth of work on a session: a user message, or answers (tool results, approval decisions). */
 @Entity('turns')

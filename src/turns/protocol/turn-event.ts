@@ -3,7 +3,8 @@ import { LLM_ERROR_CODES } from '../../llm/llm-errors.js';
 import type { MessageView } from '../../messages/message.dto.js';
 import type { Usage } from '../../common/usage.js';
 
-export type DoneStatus = 'completed' | 'awaiting_tool_result' | 'awaiting_approval' | 'cancelled' | 'interrupted' | 'failed';
+export type { DoneStatus } from '../../common/turn-statuses.js';
+import type { DoneStatus } from '../../common/turn-statuses.js';
 
 /** The codes a stream's `error` event may carry: a part of the service's one list (`common/error-codes.ts`). */
 export const STREAM_ERROR_CODES = [
