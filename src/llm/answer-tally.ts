@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LlmError } from './llm-errors.js';
+import { LlmError, LlmStreamEndedEarly } from './llm-errors.js';
 import type { LlmEvent, LlmToolCall } from './llm-provider.js';
 
 /** Why the provider says its answer ended, in one vocabulary for every provider. */
@@ -52,7 +52,7 @@ export class AnswerTally {
       this.onEvent({ type: 'usage', inputTokens: this.inputTokens ?? 0, outputTokens: this.outputTokens ?? 0 });
     }
     const calls = this.calls.filter((c) => c.name);
-    if (!this.complete) throw new LlmError('connection', 'The LLM stream ended before the answer was complete.');
+    if (!this.complete) throw new LlmStreamEndedEarly();
     if (this.finish === 'length') {
       throw new LlmError(
         'incomplete_answer',

@@ -13,6 +13,7 @@ import {
   LlmCallAborted,
   LlmError,
   LlmStreamBrokeOff,
+  LlmStreamEndedEarly,
   LlmTimeoutError,
 } from './llm-errors.js';
 import { LlmEvent, LlmProvider, LlmRequest } from './llm-provider.js';
@@ -182,8 +183,9 @@ export class LlmClient implements OnModuleDestroy {
     else ticket.ignored();
     if (!delivered) return failure;
     // The user has seen tokens: trying again would show them twice. However the provider worded the
-    // cut ("could not be reached", "the stream broke off"), the client is told that it came mid-answer.
-    if (failure.type === 'connection')
+    // cut ("could not be reached", "the stream broke off"), the client is told that it came mid-answer;
+    // a stream that closed cleanly but early says so.
+    if (failure.type === 'connection' && !(failure instanceof LlmStreamEndedEarly))
       failure = new LlmError('connection', 'The connection to the LLM provider broke off mid-answer.', {
         code: failure.code,
         detail: failure.detail,

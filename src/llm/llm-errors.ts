@@ -66,6 +66,13 @@ export class LlmError extends Error {
   }
 }
 
+/** The stream closed without error but before the answer's end (no `[DONE]`, no stop reason). */
+export class LlmStreamEndedEarly extends LlmError {
+  constructor() {
+    super('connection', 'The LLM stream ended before the answer was complete.');
+  }
+}
+
 export class LlmTimeoutError extends LlmError {
   constructor(message: string) {
     super('timeout', message);
