@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import 'dotenv/config';
 import { resolve } from 'node:path';
 import { DataSource } from 'typeorm';
-import { loadSettings } from './src/config/settings.js';
+import { loadSettings } from './src/config/load-settings.js';
 import { dataSourceOptions } from './src/database/data-source-options.js';
 import { EmbeddedDatabase } from './src/database/embedded-postgres.js';
 

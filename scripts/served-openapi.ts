@@ -7,7 +7,7 @@ import 'dotenv/config';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../src/app.js';
-import { loadSettings } from '../src/config/settings.js';
+import { loadSettings } from '../src/config/load-settings.js';
 
 async function main(file: string | undefined): Promise<void> {
   if (!file) throw new Error('usage: served-openapi <file>');

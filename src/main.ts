@@ -1,7 +1,8 @@
 import 'dotenv/config';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.js';
-import { InvalidSettingsError, loadSettings, Settings } from './config/settings.js';
+import { InvalidSettingsError, loadSettings } from './config/load-settings.js';
+import type { Settings } from './config/settings.js';
 import { UnexpectedErrors } from './observability/unexpected-errors.js';
 
 function refuseToStart(error: InvalidSettingsError): never {

@@ -2,7 +2,7 @@ import { expect } from 'expect';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { loadSettings } from '../src/config/settings.js';
+import { loadSettings } from '../src/config/load-settings.js';
 import { adminQuery, query } from './support/database.js';
 import { startApp, TestApp } from './support/app.js';
 import { eventually } from './support/sse.js';

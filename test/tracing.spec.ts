@@ -12,7 +12,7 @@ import { createServer as createTcpServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { loadSettings } from '../src/config/settings.js';
+import { loadSettings } from '../src/config/load-settings.js';
 import { createSession } from './support/conversation.js';
 import { createTestDatabase, dropTestDatabase } from './support/database.js';
 import { LoggedService } from './support/logged-service.js';

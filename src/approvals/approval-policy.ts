@@ -4,7 +4,8 @@ import picomatch from 'picomatch';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { normalizeWorkspacePath } from '../agents/workspace-path.js';
-import { InvalidSettingsError, Settings } from '../config/settings.js';
+import { InvalidSettingsError } from '../config/load-settings.js';
+import { Settings } from '../config/settings.js';
 
 /** One rule; the first rule whose `tool` glob (and `when`, if any) matches a call decides. */
 export interface ApprovalRule {

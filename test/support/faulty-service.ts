@@ -4,7 +4,7 @@
  * one rejects with a value that is not an Error, on `throw` an exception goes uncaught.
  */
 import { createApp } from '../../src/app.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/config/load-settings.js';
 import { UnexpectedErrors } from '../../src/observability/unexpected-errors.js';
 
 const settings = loadSettings(process.env);

@@ -5,7 +5,7 @@ import { classificationPrompt, classifyByKeywords, parseClassification } from '.
 import { ToolCallCheck, type RawToolCall, type ToolCallVerdict } from '../../src/agents/tool-call-check.js';
 import { CLIENT_TOOL_NAMES, isClientTool, isRuntimeTool, RUNTIME_TOOL_NAMES, TOOL_SPECS } from '../../src/agents/tools.js';
 import { normalizeWorkspacePath } from '../../src/agents/workspace-path.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/config/load-settings.js';
 
 const multi = new AgentCatalog(loadSettings({}));
 const single = new AgentCatalog(loadSettings({ MULTI_AGENT_MODE: 'false' }));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ApprovalPolicy, DEFAULT_APPROVAL_RULES, InvalidApprovalPolicyError } from '../../src/approvals/approval-policy.js';
-import { InvalidSettingsError, loadSettings } from '../../src/config/settings.js';
+import { InvalidSettingsError, loadSettings } from '../../src/config/load-settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'approval-policy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

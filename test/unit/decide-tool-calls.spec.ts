@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { AgentCatalog } from '../../src/agents/agent-catalog.js';
 import { ToolCallCheck } from '../../src/agents/tool-call-check.js';
 import { ApprovalPolicy } from '../../src/approvals/approval-policy.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/config/load-settings.js';
 import type { StoredToolCall } from '../../src/messages/message.entity.js';
 import { decideToolCalls, type CallJudges } from '../../src/turns/steps/decide-tool-calls.js';
 
