@@ -3,7 +3,6 @@ import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
 import { TurnRequestDto } from '../common/turn-request.dto.js';
 import { UsageData } from '../common/usage.js';
-// Only the type: `turns` sits above this module.
 import { TURN_STATUSES, type TurnStatus } from '../common/turn-statuses.js';
 import type { StoredToolCall } from './message.entity.js';
 

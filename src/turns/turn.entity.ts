@@ -1,9 +1,9 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { SessionEntity } from '../sessions/session.entity.js';
-
-export type { TurnStatus } from '../common/turn-statuses.js';
 import type { TurnStatus } from '../common/turn-statuses.js';
+
+export type { TurnStatus };
 
 /** One stream's worth of work on a session: a user message, or answers (tool results, approval decisions). */
 @Entity('turns')

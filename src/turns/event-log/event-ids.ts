@@ -12,9 +12,6 @@ export const TURN_SPAN = 1_000_000;
 /** The slot of the `done{interrupted}` recorded for a dead turn, as a SQL expression of the turn's `seq`. */
 export const recoveredDoneIdSql = (seq: string): string => `(${seq} * ${TURN_SPAN} + ${TURN_SPAN - 1})`;
 
-/** The same slot, for a turn's `seq`. */
-export const recoveredDoneIdOf = (seq: number): number => seq * TURN_SPAN + TURN_SPAN - 1;
-
 export function eventIdOf(seq: number, n: number): number {
   if (n < 1 || n >= TURN_SPAN - 1) throw new Error(`a turn may send at most ${TURN_SPAN - 2} events`);
   return seq * TURN_SPAN + n;

@@ -2,9 +2,9 @@ import type { ErrorCode } from '../../common/error-codes.js';
 import { LLM_ERROR_CODES } from '../../llm/llm-errors.js';
 import type { MessageView } from '../../messages/message.dto.js';
 import type { Usage } from '../../common/usage.js';
-
-export type { DoneStatus } from '../../common/turn-statuses.js';
 import type { DoneStatus } from '../../common/turn-statuses.js';
+
+export type { DoneStatus };
 
 /** The codes a stream's `error` event may carry: a part of the service's one list (`common/error-codes.ts`). */
 export const STREAM_ERROR_CODES = [
@@ -20,7 +20,7 @@ export function isStreamErrorCode(code: string): code is StreamErrorCode {
   return (STREAM_ERROR_CODES as readonly string[]).includes(code);
 }
 
-export type { Usage } from '../../common/usage.js';
+export type { Usage };
 
 /** The events of a turn's stream, in the design's names and shapes (dates go out as ISO strings). */
 export type TurnEvent =

@@ -12,7 +12,7 @@ import type { Kickoff, StopReason, Turn } from '../turn.js';
 import { AgentLoop } from './agent-loop.js';
 import { FailurePolicy } from './failure-policy.js';
 import { EventLog } from '../event-log/event-log.js';
-import { recoveredDoneIdOf } from '../event-log/event-ids.js';
+import { spanOf } from '../event-log/event-ids.js';
 import { LocalTurns } from '../event-log/local-turns.js';
 import { IdempotencyKeys } from '../../idempotency/idempotency-keys.js';
 import { TransactionHost } from '../../unit-of-work/transaction-host.js';
@@ -120,7 +120,7 @@ export class TurnLifetime implements BeforeApplicationShutdown {
     } finally {
       turn.events.written();
     }
-    return { ...events.done(turn.id, 'interrupted', { input: 0, output: 0 }), id: recoveredDoneIdOf(turn.seq) };
+    return { ...events.done(turn.id, 'interrupted', { input: 0, output: 0 }), id: spanOf(turn.seq).last };
   }
 
   /** Ends a turn refused before its stream started (its input could not be stored); its key may be used again. */
